@@ -31,14 +31,16 @@ import (
 // Function suffixes of the im2col path (see vecStage): none ends another
 // suffix of the emitter or of gen/asm.
 const (
-	sufIm2col       = "Im2col"
-	sufIm2colVec    = "Im2colVec"
-	sufDy2colVec    = "Dy2colVec"
-	sufCol2im       = "Col2im"
-	sufForwardGemm  = "ForwardGemm"
-	sufBackwardGemm = "BackwardGemm"
-	sufDy2col       = "Dy2col"
-	sufFlip         = "Flip"
+	sufIm2col    = "Im2col"
+	sufIm2colVec = "Im2colVec"
+	// sufIm2colChunkVec is the im2col of a chunk of output rows (im2colChunk).
+	sufIm2colChunkVec = "Im2colChunkVec"
+	sufDy2colVec      = "Dy2colVec"
+	sufCol2im         = "Col2im"
+	sufForwardGemm    = "ForwardGemm"
+	sufBackwardGemm   = "BackwardGemm"
+	sufDy2col         = "Dy2col"
+	sufFlip           = "Flip"
 	// sufCols is the tile buffer field of the im2col matrix.
 	sufCols = "Cols"
 )
@@ -130,6 +132,10 @@ func convGemmKernels(s *stage, v *vecStage, reluIn bool) []asm.Kernel {
 	// <layer>Cols when the convolution pads.
 	v.im2colKernel = s.base + sufIm2colVec
 	ks = append(ks, paddedOf(windowOf(l)).kernel(v.im2colKernel))
+	if v.chunkRows = im2colChunk(windowOf(l), kkc); v.chunkRows > 0 {
+		v.chunkKernel = s.base + sufIm2colChunkVec
+		ks = append(ks, paddedOf(windowOf(l)).chunkKernel(v.chunkKernel, v.chunkRows))
+	}
 	v.colsSize += paddedOf(windowOf(l)).size
 	if v.transposedConv {
 		v.dy2colKernel = s.base + sufDy2colVec
@@ -177,14 +183,64 @@ func (p padded) body(kernel string) []jen.Code {
 	if p.size == 0 {
 		return []jen.Code{jen.Id(kernel).Call(jen.Id("cols"), jen.Id("x"))}
 	}
+	return []jen.Code{p.copyIn("x"), jen.Id(kernel).Call(jen.Id("cols"), jen.Id("pad"))}
+}
+
+// copyIn copies the input x (an array of one sample) into pad's interior,
+// row by row.
+func (p padded) copyIn(x string) jen.Code {
 	g := p.g
 	row := g.w * g.c
-	return []jen.Code{
-		forN("iy", g.h, jen.Copy(
-			jen.Id("pad").Index(lin((p.top*p.w+p.left)*g.c, term{p.w * g.c, "iy"}), lin((p.top*p.w+p.left)*g.c+row, term{p.w * g.c, "iy"})),
-			jen.Id("x").Index(lin(0, term{row, "iy"}), lin(row, term{row, "iy"})))),
-		jen.Id(kernel).Call(jen.Id("cols"), jen.Id("pad")),
+	return forN("iy", g.h, jen.Copy(
+		jen.Id("pad").Index(lin((p.top*p.w+p.left)*g.c, term{p.w * g.c, "iy"}), lin((p.top*p.w+p.left)*g.c+row, term{p.w * g.c, "iy"})),
+		jen.Id(x).Index(lin(0, term{row, "iy"}), lin(row, term{row, "iy"}))))
+}
+
+// maxChunkBytes bounds a chunk of the forward's im2col matrix
+// (im2colChunk): with the GEMM's weights, within reach of the L1 cache.
+const maxChunkBytes = 64 << 10
+
+// im2colChunk returns the output rows per chunk of the forward's im2col
+// matrix of a convolution with window g and kkc values per im2col row, or
+// 0 when a sample's matrix is small enough to build whole. A matrix of a
+// large map (ResNet-8's first block: 590 KiB per sample) built whole
+// goes out to L2 and comes back for the GEMM; built and multiplied a few
+// output rows at a time, it stays in L1. The chunk's rows divide the
+// output's, and its pixels are, if possible, a multiple of the GEMM's
+// register blocks (48 divides by all of them), so that the GEMM computes
+// no rows twice.
+func im2colChunk(g window, kkc int) int {
+	rowBytes := 4 * g.ow * kkc
+	if g.oh*rowBytes <= 2*maxChunkBytes {
+		return 0
 	}
+	best, bestScore := 0, -1
+	for d := 1; d < g.oh; d++ {
+		if g.oh%d != 0 || (d > 1 && d*rowBytes > maxChunkBytes) {
+			continue
+		}
+		score := 0
+		switch px := d * g.ow; {
+		case px%48 == 0:
+			score = 2
+		case px%12 == 0:
+			score = 1
+		}
+		if score >= bestScore {
+			best, bestScore = d, score
+		}
+	}
+	return best
+}
+
+// chunkKernel is the Im2colInterior kernel of rows output rows of the
+// padded geometry, on the rows of the padded input that their windows
+// read.
+func (p padded) chunkKernel(name string, rows int) asm.Kernel {
+	k := p.kernel(name)
+	k.Conv.OutH = rows
+	k.Conv.InH = (rows-1)*p.g.sh + p.g.kh
+	return k
 }
 
 // colsSize is the size in floats of an im2col stage's <layer>Cols buffer.
@@ -426,35 +482,72 @@ func (p *plan) convGemm(f *jen.File, s *stage) {
 	colsRows := func(one int) jen.Code { return jen.Id("cols").Index(jen.Empty(), jen.Id("k").Op("*").Lit(one)) }
 	nRows := func(r int) jen.Code { return jen.Id("k").Op("*").Lit(r) }
 
-	// ForwardGemm.
+	// ForwardGemm, and ForwardReLU for Frozen's forward (frozenReLUs).
 	wsize := kkc * F
 	fwd := s.base + sufForwardGemm
-	f.Comment(wrapDoc(fmt.Sprintf("%s computes %s for the first n samples of a tile on the vector path: per group of up to %d samples, their im2col matrices (%s) times the weights [%d][%d] plus the bias, as one GEMM (%s). cols is the worker's scratch buffer.", fwd, describe(s), group, im2col, kkc, F, v.forward)))
-	f.Func().Id(fwd).Params(
-		jen.Id("n").Int(),
-		jen.Id("in").Add(tileArr(inSize)),
-		jen.Id("out").Add(tileArr(outSize)),
-		jen.Id("cols").Add(colsType.Clone()),
-		jen.Id("w").Add(ptrFloatArr(wsize)),
-		jen.Id("b").Add(ptrFloatArr(F)),
-	).Block(groupLoop(
-		stack(im2col, "in", inSize, colsOne, imPad, padAt),
-		jen.Id(v.forward).Call(samples("out", outSize), colsRows(colsOne), jen.Id("w"), jen.Id("b"), nRows(rows)),
-	))
-	if r := p.frozenReLUs()[s]; r != nil {
-		fn := s.base + sufForwardReLU
-		f.Comment(wrapDoc(fmt.Sprintf("%s is %s followed by %s in place, for Frozen's forward: per group, the GEMM runs on blocks of %d rows, and the ReLU on each block while it is in cache.", fn, fwd, r.layer.Name, reluBlockRows(F))))
-		f.Func().Id(fn).Params(
+	fwdParams := func() []jen.Code {
+		return []jen.Code{
 			jen.Id("n").Int(),
 			jen.Id("in").Add(tileArr(inSize)),
 			jen.Id("out").Add(tileArr(outSize)),
 			jen.Id("cols").Add(colsType.Clone()),
 			jen.Id("w").Add(ptrFloatArr(wsize)),
 			jen.Id("b").Add(ptrFloatArr(F)),
-		).Block(groupLoop(append([]jen.Code{
+		}
+	}
+	// fwdBody is ForwardGemm's body, with relu each GEMM's output then
+	// goes through the ReLU.
+	fwdBody := func(relu bool) jen.Code {
+		if d := v.chunkRows; d > 0 {
+			// Sample by sample, d output rows at a time: their im2col
+			// rows (from the padded copy, or the input itself), then the
+			// GEMM on them.
+			src, pre := "x", []jen.Code{perSample(l, "x", "in")}
+			if imPad.size > 0 {
+				src = "pad"
+				pre = append(pre, jen.Id("pad").Op(":=").Add(arrView(imPad.size, "cols", jen.Lit(padAt))), imPad.copyIn("x"))
+			}
+			inW := imPad.w
+			if imPad.size == 0 {
+				inW = g.w
+			}
+			chunkIn := ((d-1)*g.sh + g.kh) * inW * g.c
+			chunk := d * g.ow * kkc
+			body := []jen.Code{
+				jen.Id(v.chunkKernel).Call(arrView(chunk, "cols", jen.Lit(0)), arrView(chunkIn, src, lin(0, term{g.sh * inW * g.c, "r"}))),
+				jen.Id("y").Op(":=").Id("out").Index(lin(0, term{outSize, "s"}, term{g.ow * F, "r"}), lin(d*g.ow*F, term{outSize, "s"}, term{g.ow * F, "r"})),
+				jen.Id(v.forward).Call(jen.Id("y"), jen.Id("cols").Index(jen.Empty(), jen.Lit(chunk)), jen.Id("w"), jen.Id("b"), jen.Lit(d*g.ow)),
+			}
+			if relu {
+				body = append(body, jen.Id(reluVec).Call(jen.Id("y"), jen.Id("y")))
+			}
+			return tileLoop(append(pre, jen.For(jen.Id("r").Op(":=").Lit(0), jen.Id("r").Op("<").Lit(g.oh), jen.Id("r").Op("+=").Lit(d)).Block(body...))...)
+		}
+		if !relu {
+			return groupLoop(
+				stack(im2col, "in", inSize, colsOne, imPad, padAt),
+				jen.Id(v.forward).Call(samples("out", outSize), colsRows(colsOne), jen.Id("w"), jen.Id("b"), nRows(rows)),
+			)
+		}
+		return groupLoop(append([]jen.Code{
 			stack(im2col, "in", inSize, colsOne, imPad, padAt),
 			jen.List(jen.Id("y"), jen.Id("x")).Op(":=").List(samples("out", outSize), colsRows(colsOne)),
-		}, reluBlocks(v.forward, nRows(rows), F, kkc)...)...))
+		}, reluBlocks(v.forward, nRows(rows), F, kkc)...)...)
+	}
+	how := fmt.Sprintf("per group of up to %d samples, their im2col matrices (%s) times the weights [%d][%d] plus the bias, as one GEMM (%s)", group, im2col, kkc, F, v.forward)
+	if d := v.chunkRows; d > 0 {
+		how = fmt.Sprintf("sample by sample, %d output rows at a time, their rows of the im2col matrix (%s) times the weights [%d][%d] plus the bias (%s), so that the rows stay in cache from the copy to the GEMM", d, v.chunkKernel, kkc, F, v.forward)
+	}
+	f.Comment(wrapDoc(fmt.Sprintf("%s computes %s for the first n samples of a tile on the vector path: %s. cols is the worker's scratch buffer.", fwd, describe(s), how)))
+	f.Func().Id(fwd).Params(fwdParams()...).Block(fwdBody(false))
+	if r := p.frozenReLUs()[s]; r != nil {
+		fn := s.base + sufForwardReLU
+		doc := fmt.Sprintf("%s is %s followed by %s in place, for Frozen's forward: per group, the GEMM runs on blocks of %d rows, and the ReLU on each block while it is in cache.", fn, fwd, r.layer.Name, reluBlockRows(F))
+		if v.chunkRows > 0 {
+			doc = fmt.Sprintf("%s is %s followed by %s in place, for Frozen's forward: the ReLU runs on each chunk's outputs right after its GEMM.", fn, fwd, r.layer.Name)
+		}
+		f.Comment(wrapDoc(doc))
+		f.Func().Id(fn).Params(fwdParams()...).Block(fwdBody(true))
 	}
 
 	if !s.backward {

@@ -88,6 +88,11 @@ type vecStage struct {
 	// kernels of an im2col stage's <layer>Im2col and <layer>Dy2col (see
 	// padded).
 	im2colKernel, dy2colKernel string
+	// chunkRows, when positive, is the output rows per chunk of the
+	// forward's im2col matrix (im2colChunk), and chunkKernel its
+	// Im2colInterior kernel.
+	chunkRows   int
+	chunkKernel string
 }
 
 // Vector kernel name suffixes (see vecStage).

@@ -7970,35 +7970,40 @@ func conv1Im2col(x *[27648]float32, cols *[62208]float32, pad *[28227]float32) {
 
 // conv1ForwardGemm computes conv1 (conv2d 3x3, 8 filters, stride 2x2, same
 // padding, 96x96x3 → 48x48x8) for the first n samples of a tile on the
-// vector path: per group of up to 1 samples, their im2col matrices
-// (conv1Im2col) times the weights [27][8] plus the bias, as one GEMM
-// (conv1ForwardVec). cols is the worker's scratch buffer.
+// vector path: sample by sample, 12 output rows at a time, their rows of the
+// im2col matrix (conv1Im2colChunkVec) times the weights [27][8] plus the bias
+// (conv1ForwardVec), so that the rows stay in cache from the copy to the GEMM.
+// cols is the worker's scratch buffer.
 func conv1ForwardGemm(n int, in *[Tile * 27648]float32, out *[Tile * 18432]float32, cols *[90435]float32, w *[216]float32, b *[8]float32) {
-	for s0 := 0; s0 < n; s0 += 1 {
-		k := min(1, n-s0)
-		for t := 0; t < k; t++ {
-			conv1Im2col((*[27648]float32)(in[s0*27648+t*27648:]), (*[62208]float32)(cols[t*62208:]), (*[28227]float32)(cols[62208:]))
+	for s := 0; s < n; s++ {
+		x := (*[27648]float32)(in[s*27648:])
+		pad := (*[28227]float32)(cols[62208:])
+		for iy := 0; iy < 96; iy++ {
+			copy(pad[iy*291:iy*291+288], x[iy*288:iy*288+288])
 		}
-		conv1ForwardVec(out[s0*18432:(s0+k)*18432], cols[:k*62208], w, b, k*2304)
+		for r := 0; r < 48; r += 12 {
+			conv1Im2colChunkVec((*[15552]float32)(cols[0:]), (*[7275]float32)(pad[r*582:]))
+			y := out[s*18432+r*384 : s*18432+r*384+4608]
+			conv1ForwardVec(y, cols[:15552], w, b, 576)
+		}
 	}
 }
 
 // conv1ForwardReLU is conv1ForwardGemm followed by relu1 in place, for
-// Frozen's forward: per group, the GEMM runs on blocks of 768 rows, and the
-// ReLU on each block while it is in cache.
+// Frozen's forward: the ReLU runs on each chunk's outputs right after its
+// GEMM.
 func conv1ForwardReLU(n int, in *[Tile * 27648]float32, out *[Tile * 18432]float32, cols *[90435]float32, w *[216]float32, b *[8]float32) {
-	for s0 := 0; s0 < n; s0 += 1 {
-		k := min(1, n-s0)
-		for t := 0; t < k; t++ {
-			conv1Im2col((*[27648]float32)(in[s0*27648+t*27648:]), (*[62208]float32)(cols[t*62208:]), (*[28227]float32)(cols[62208:]))
+	for s := 0; s < n; s++ {
+		x := (*[27648]float32)(in[s*27648:])
+		pad := (*[28227]float32)(cols[62208:])
+		for iy := 0; iy < 96; iy++ {
+			copy(pad[iy*291:iy*291+288], x[iy*288:iy*288+288])
 		}
-		y, x := out[s0*18432:(s0+k)*18432], cols[:k*62208]
-		rows := k * 2304
-		for r := 0; r < rows; r += 768 {
-			m := min(768, rows-r)
-			yb := y[r*8 : (r+m)*8]
-			conv1ForwardVec(yb, x[r*27:(r+m)*27], w, b, m)
-			reluVec(yb, yb)
+		for r := 0; r < 48; r += 12 {
+			conv1Im2colChunkVec((*[15552]float32)(cols[0:]), (*[7275]float32)(pad[r*582:]))
+			y := out[s*18432+r*384 : s*18432+r*384+4608]
+			conv1ForwardVec(y, cols[:15552], w, b, 576)
+			reluVec(y, y)
 		}
 	}
 }

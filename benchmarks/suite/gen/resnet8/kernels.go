@@ -3425,35 +3425,40 @@ func block1_conv1Im2col(x *[16384]float32, cols *[147456]float32, pad *[18496]fl
 
 // block1_conv1ForwardGemm computes block1_conv1 (conv2d 3x3, 16 filters,
 // stride 1x1, same padding, 32x32x16 → 32x32x16) for the first n samples of
-// a tile on the vector path: per group of up to 1 samples, their im2col
-// matrices (block1_conv1Im2col) times the weights [144][16] plus the bias, as
-// one GEMM (block1_conv1ForwardVec). cols is the worker's scratch buffer.
+// a tile on the vector path: sample by sample, 2 output rows at a time, their
+// rows of the im2col matrix (block1_conv1Im2colChunkVec) times the weights
+// [144][16] plus the bias (block1_conv1ForwardVec), so that the rows stay in
+// cache from the copy to the GEMM. cols is the worker's scratch buffer.
 func block1_conv1ForwardGemm(n int, in *[Tile * 16384]float32, out *[Tile * 16384]float32, cols *[184448]float32, w *[2304]float32, b *[16]float32) {
-	for s0 := 0; s0 < n; s0 += 1 {
-		k := min(1, n-s0)
-		for t := 0; t < k; t++ {
-			block1_conv1Im2col((*[16384]float32)(in[s0*16384+t*16384:]), (*[147456]float32)(cols[t*147456:]), (*[18496]float32)(cols[147456:]))
+	for s := 0; s < n; s++ {
+		x := (*[16384]float32)(in[s*16384:])
+		pad := (*[18496]float32)(cols[147456:])
+		for iy := 0; iy < 32; iy++ {
+			copy(pad[iy*544+560:iy*544+1072], x[iy*512:iy*512+512])
 		}
-		block1_conv1ForwardVec(out[s0*16384:(s0+k)*16384], cols[:k*147456], w, b, k*1024)
+		for r := 0; r < 32; r += 2 {
+			block1_conv1Im2colChunkVec((*[9216]float32)(cols[0:]), (*[2176]float32)(pad[r*544:]))
+			y := out[s*16384+r*512 : s*16384+r*512+1024]
+			block1_conv1ForwardVec(y, cols[:9216], w, b, 64)
+		}
 	}
 }
 
 // block1_conv1ForwardReLU is block1_conv1ForwardGemm followed by block1_relu1
-// in place, for Frozen's forward: per group, the GEMM runs on blocks of 384
-// rows, and the ReLU on each block while it is in cache.
+// in place, for Frozen's forward: the ReLU runs on each chunk's outputs right
+// after its GEMM.
 func block1_conv1ForwardReLU(n int, in *[Tile * 16384]float32, out *[Tile * 16384]float32, cols *[184448]float32, w *[2304]float32, b *[16]float32) {
-	for s0 := 0; s0 < n; s0 += 1 {
-		k := min(1, n-s0)
-		for t := 0; t < k; t++ {
-			block1_conv1Im2col((*[16384]float32)(in[s0*16384+t*16384:]), (*[147456]float32)(cols[t*147456:]), (*[18496]float32)(cols[147456:]))
+	for s := 0; s < n; s++ {
+		x := (*[16384]float32)(in[s*16384:])
+		pad := (*[18496]float32)(cols[147456:])
+		for iy := 0; iy < 32; iy++ {
+			copy(pad[iy*544+560:iy*544+1072], x[iy*512:iy*512+512])
 		}
-		y, x := out[s0*16384:(s0+k)*16384], cols[:k*147456]
-		rows := k * 1024
-		for r := 0; r < rows; r += 384 {
-			m := min(384, rows-r)
-			yb := y[r*16 : (r+m)*16]
-			block1_conv1ForwardVec(yb, x[r*144:(r+m)*144], w, b, m)
-			reluVec(yb, yb)
+		for r := 0; r < 32; r += 2 {
+			block1_conv1Im2colChunkVec((*[9216]float32)(cols[0:]), (*[2176]float32)(pad[r*544:]))
+			y := out[s*16384+r*512 : s*16384+r*512+1024]
+			block1_conv1ForwardVec(y, cols[:9216], w, b, 64)
+			reluVec(y, y)
 		}
 	}
 }
@@ -3521,16 +3526,22 @@ func block1_conv2Im2col(x *[16384]float32, cols *[147456]float32, pad *[18496]fl
 
 // block1_conv2ForwardGemm computes block1_conv2 (conv2d 3x3, 16 filters,
 // stride 1x1, same padding, 32x32x16 → 32x32x16) for the first n samples of
-// a tile on the vector path: per group of up to 1 samples, their im2col
-// matrices (block1_conv2Im2col) times the weights [144][16] plus the bias, as
-// one GEMM (block1_conv2ForwardVec). cols is the worker's scratch buffer.
+// a tile on the vector path: sample by sample, 2 output rows at a time, their
+// rows of the im2col matrix (block1_conv2Im2colChunkVec) times the weights
+// [144][16] plus the bias (block1_conv2ForwardVec), so that the rows stay in
+// cache from the copy to the GEMM. cols is the worker's scratch buffer.
 func block1_conv2ForwardGemm(n int, in *[Tile * 16384]float32, out *[Tile * 16384]float32, cols *[184448]float32, w *[2304]float32, b *[16]float32) {
-	for s0 := 0; s0 < n; s0 += 1 {
-		k := min(1, n-s0)
-		for t := 0; t < k; t++ {
-			block1_conv2Im2col((*[16384]float32)(in[s0*16384+t*16384:]), (*[147456]float32)(cols[t*147456:]), (*[18496]float32)(cols[147456:]))
+	for s := 0; s < n; s++ {
+		x := (*[16384]float32)(in[s*16384:])
+		pad := (*[18496]float32)(cols[147456:])
+		for iy := 0; iy < 32; iy++ {
+			copy(pad[iy*544+560:iy*544+1072], x[iy*512:iy*512+512])
 		}
-		block1_conv2ForwardVec(out[s0*16384:(s0+k)*16384], cols[:k*147456], w, b, k*1024)
+		for r := 0; r < 32; r += 2 {
+			block1_conv2Im2colChunkVec((*[9216]float32)(cols[0:]), (*[2176]float32)(pad[r*544:]))
+			y := out[s*16384+r*512 : s*16384+r*512+1024]
+			block1_conv2ForwardVec(y, cols[:9216], w, b, 64)
+		}
 	}
 }
 
@@ -3597,35 +3608,40 @@ func block2_conv1Im2col(x *[16384]float32, cols *[36864]float32, pad *[17424]flo
 
 // block2_conv1ForwardGemm computes block2_conv1 (conv2d 3x3, 32 filters,
 // stride 2x2, same padding, 32x32x16 → 16x16x32) for the first n samples of
-// a tile on the vector path: per group of up to 1 samples, their im2col
-// matrices (block2_conv1Im2col) times the weights [144][32] plus the bias, as
-// one GEMM (block2_conv1ForwardVec). cols is the worker's scratch buffer.
+// a tile on the vector path: sample by sample, 4 output rows at a time, their
+// rows of the im2col matrix (block2_conv1Im2colChunkVec) times the weights
+// [144][32] plus the bias (block2_conv1ForwardVec), so that the rows stay in
+// cache from the copy to the GEMM. cols is the worker's scratch buffer.
 func block2_conv1ForwardGemm(n int, in *[Tile * 16384]float32, out *[Tile * 8192]float32, cols *[54288]float32, w *[4608]float32, b *[32]float32) {
-	for s0 := 0; s0 < n; s0 += 1 {
-		k := min(1, n-s0)
-		for t := 0; t < k; t++ {
-			block2_conv1Im2col((*[16384]float32)(in[s0*16384+t*16384:]), (*[36864]float32)(cols[t*36864:]), (*[17424]float32)(cols[36864:]))
+	for s := 0; s < n; s++ {
+		x := (*[16384]float32)(in[s*16384:])
+		pad := (*[17424]float32)(cols[36864:])
+		for iy := 0; iy < 32; iy++ {
+			copy(pad[iy*528:iy*528+512], x[iy*512:iy*512+512])
 		}
-		block2_conv1ForwardVec(out[s0*8192:(s0+k)*8192], cols[:k*36864], w, b, k*256)
+		for r := 0; r < 16; r += 4 {
+			block2_conv1Im2colChunkVec((*[9216]float32)(cols[0:]), (*[4752]float32)(pad[r*1056:]))
+			y := out[s*8192+r*512 : s*8192+r*512+2048]
+			block2_conv1ForwardVec(y, cols[:9216], w, b, 64)
+		}
 	}
 }
 
 // block2_conv1ForwardReLU is block2_conv1ForwardGemm followed by block2_relu1
-// in place, for Frozen's forward: per group, the GEMM runs on blocks of 192
-// rows, and the ReLU on each block while it is in cache.
+// in place, for Frozen's forward: the ReLU runs on each chunk's outputs right
+// after its GEMM.
 func block2_conv1ForwardReLU(n int, in *[Tile * 16384]float32, out *[Tile * 8192]float32, cols *[54288]float32, w *[4608]float32, b *[32]float32) {
-	for s0 := 0; s0 < n; s0 += 1 {
-		k := min(1, n-s0)
-		for t := 0; t < k; t++ {
-			block2_conv1Im2col((*[16384]float32)(in[s0*16384+t*16384:]), (*[36864]float32)(cols[t*36864:]), (*[17424]float32)(cols[36864:]))
+	for s := 0; s < n; s++ {
+		x := (*[16384]float32)(in[s*16384:])
+		pad := (*[17424]float32)(cols[36864:])
+		for iy := 0; iy < 32; iy++ {
+			copy(pad[iy*528:iy*528+512], x[iy*512:iy*512+512])
 		}
-		y, x := out[s0*8192:(s0+k)*8192], cols[:k*36864]
-		rows := k * 256
-		for r := 0; r < rows; r += 192 {
-			m := min(192, rows-r)
-			yb := y[r*32 : (r+m)*32]
-			block2_conv1ForwardVec(yb, x[r*144:(r+m)*144], w, b, m)
-			reluVec(yb, yb)
+		for r := 0; r < 16; r += 4 {
+			block2_conv1Im2colChunkVec((*[9216]float32)(cols[0:]), (*[4752]float32)(pad[r*1056:]))
+			y := out[s*8192+r*512 : s*8192+r*512+2048]
+			block2_conv1ForwardVec(y, cols[:9216], w, b, 64)
+			reluVec(y, y)
 		}
 	}
 }
@@ -3723,16 +3739,22 @@ func block2_conv2Im2col(x *[8192]float32, cols *[73728]float32, pad *[10368]floa
 
 // block2_conv2ForwardGemm computes block2_conv2 (conv2d 3x3, 32 filters,
 // stride 1x1, same padding, 16x16x32 → 16x16x32) for the first n samples of
-// a tile on the vector path: per group of up to 1 samples, their im2col
-// matrices (block2_conv2Im2col) times the weights [288][32] plus the bias, as
-// one GEMM (block2_conv2ForwardVec). cols is the worker's scratch buffer.
+// a tile on the vector path: sample by sample, 2 output rows at a time, their
+// rows of the im2col matrix (block2_conv2Im2colChunkVec) times the weights
+// [288][32] plus the bias (block2_conv2ForwardVec), so that the rows stay in
+// cache from the copy to the GEMM. cols is the worker's scratch buffer.
 func block2_conv2ForwardGemm(n int, in *[Tile * 8192]float32, out *[Tile * 8192]float32, cols *[94464]float32, w *[9216]float32, b *[32]float32) {
-	for s0 := 0; s0 < n; s0 += 1 {
-		k := min(1, n-s0)
-		for t := 0; t < k; t++ {
-			block2_conv2Im2col((*[8192]float32)(in[s0*8192+t*8192:]), (*[73728]float32)(cols[t*73728:]), (*[10368]float32)(cols[73728:]))
+	for s := 0; s < n; s++ {
+		x := (*[8192]float32)(in[s*8192:])
+		pad := (*[10368]float32)(cols[73728:])
+		for iy := 0; iy < 16; iy++ {
+			copy(pad[iy*576+608:iy*576+1120], x[iy*512:iy*512+512])
 		}
-		block2_conv2ForwardVec(out[s0*8192:(s0+k)*8192], cols[:k*73728], w, b, k*256)
+		for r := 0; r < 16; r += 2 {
+			block2_conv2Im2colChunkVec((*[9216]float32)(cols[0:]), (*[2304]float32)(pad[r*576:]))
+			y := out[s*8192+r*512 : s*8192+r*512+1024]
+			block2_conv2ForwardVec(y, cols[:9216], w, b, 32)
+		}
 	}
 }
 
@@ -3994,16 +4016,22 @@ func block3_conv2Im2col(x *[4096]float32, cols *[36864]float32, pad *[6400]float
 
 // block3_conv2ForwardGemm computes block3_conv2 (conv2d 3x3, 64 filters,
 // stride 1x1, same padding, 8x8x64 → 8x8x64) for the first n samples of a
-// tile on the vector path: per group of up to 1 samples, their im2col matrices
-// (block3_conv2Im2col) times the weights [576][64] plus the bias, as one GEMM
-// (block3_conv2ForwardVec). cols is the worker's scratch buffer.
+// tile on the vector path: sample by sample, 2 output rows at a time, their
+// rows of the im2col matrix (block3_conv2Im2colChunkVec) times the weights
+// [576][64] plus the bias (block3_conv2ForwardVec), so that the rows stay in
+// cache from the copy to the GEMM. cols is the worker's scratch buffer.
 func block3_conv2ForwardGemm(n int, in *[Tile * 4096]float32, out *[Tile * 4096]float32, cols *[49664]float32, w *[36864]float32, b *[64]float32) {
-	for s0 := 0; s0 < n; s0 += 1 {
-		k := min(1, n-s0)
-		for t := 0; t < k; t++ {
-			block3_conv2Im2col((*[4096]float32)(in[s0*4096+t*4096:]), (*[36864]float32)(cols[t*36864:]), (*[6400]float32)(cols[36864:]))
+	for s := 0; s < n; s++ {
+		x := (*[4096]float32)(in[s*4096:])
+		pad := (*[6400]float32)(cols[36864:])
+		for iy := 0; iy < 8; iy++ {
+			copy(pad[iy*640+704:iy*640+1216], x[iy*512:iy*512+512])
 		}
-		block3_conv2ForwardVec(out[s0*4096:(s0+k)*4096], cols[:k*36864], w, b, k*64)
+		for r := 0; r < 8; r += 2 {
+			block3_conv2Im2colChunkVec((*[9216]float32)(cols[0:]), (*[2560]float32)(pad[r*640:]))
+			y := out[s*4096+r*512 : s*4096+r*512+1024]
+			block3_conv2ForwardVec(y, cols[:9216], w, b, 16)
+		}
 	}
 }
 

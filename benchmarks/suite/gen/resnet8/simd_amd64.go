@@ -238,6 +238,23 @@ func block1_conv1Im2colVec(cols *[1024 * 144]float32, x *[34 * 34 * 16]float32) 
 	}
 }
 
+// block1_conv1Im2colChunkVec computes, for 4x34x16 inputs, 3x3 kernels at stride 1,1 with padding 0,0 (top, left) and 2x32x1 outputs:
+//
+//	cols[oh·OutW+ow][kh][kw][c] = x[oh·StrideH−PadTop+kh][ow·StrideW−PadLeft+kw][c]
+//	for oh in [0, 2), ow in [0, 32) (the other rows are left as they are)
+//
+// It runs the path runtime.ActiveISA names.
+func block1_conv1Im2colChunkVec(cols *[64 * 144]float32, x *[4 * 34 * 16]float32) {
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		conv1Im2colVecAVX512(&cols[0], &x[0], 2, 32, 3, 192, 2176, 64, 128, 0)
+	case runtime.AVX2:
+		conv1Im2colVecAVX2(&cols[0], &x[0], 2, 32, 3, 192, 2176, 64, 128, 0)
+	default:
+		block1_conv1Im2colChunkVecGo(cols, x)
+	}
+}
+
 // block1_conv1Dy2colVec computes, for 34x34x16 inputs, 3x3 kernels at stride 1,1 with padding 0,0 (top, left) and 32x32x1 outputs:
 //
 //	cols[oh·OutW+ow][kh][kw][c] = x[oh·StrideH−PadTop+kh][ow·StrideW−PadLeft+kw][c]
@@ -348,6 +365,23 @@ func block1_conv2Im2colVec(cols *[1024 * 144]float32, x *[34 * 34 * 16]float32) 
 		conv1Im2colVecAVX2(&cols[0], &x[0], 32, 32, 3, 192, 2176, 64, 128, 0)
 	default:
 		block1_conv2Im2colVecGo(cols, x)
+	}
+}
+
+// block1_conv2Im2colChunkVec computes, for 4x34x16 inputs, 3x3 kernels at stride 1,1 with padding 0,0 (top, left) and 2x32x1 outputs:
+//
+//	cols[oh·OutW+ow][kh][kw][c] = x[oh·StrideH−PadTop+kh][ow·StrideW−PadLeft+kw][c]
+//	for oh in [0, 2), ow in [0, 32) (the other rows are left as they are)
+//
+// It runs the path runtime.ActiveISA names.
+func block1_conv2Im2colChunkVec(cols *[64 * 144]float32, x *[4 * 34 * 16]float32) {
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		conv1Im2colVecAVX512(&cols[0], &x[0], 2, 32, 3, 192, 2176, 64, 128, 0)
+	case runtime.AVX2:
+		conv1Im2colVecAVX2(&cols[0], &x[0], 2, 32, 3, 192, 2176, 64, 128, 0)
+	default:
+		block1_conv2Im2colChunkVecGo(cols, x)
 	}
 }
 
@@ -504,6 +538,23 @@ func block2_conv1Im2colVec(cols *[256 * 144]float32, x *[33 * 33 * 16]float32) {
 	}
 }
 
+// block2_conv1Im2colChunkVec computes, for 9x33x16 inputs, 3x3 kernels at stride 2,2 with padding 0,0 (top, left) and 4x16x1 outputs:
+//
+//	cols[oh·OutW+ow][kh][kw][c] = x[oh·StrideH−PadTop+kh][ow·StrideW−PadLeft+kw][c]
+//	for oh in [0, 4), ow in [0, 16) (the other rows are left as they are)
+//
+// It runs the path runtime.ActiveISA names.
+func block2_conv1Im2colChunkVec(cols *[64 * 144]float32, x *[9 * 33 * 16]float32) {
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		conv1Im2colVecAVX512(&cols[0], &x[0], 4, 16, 3, 192, 2112, 128, 2176, 0)
+	case runtime.AVX2:
+		conv1Im2colVecAVX2(&cols[0], &x[0], 4, 16, 3, 192, 2112, 128, 2176, 0)
+	default:
+		block2_conv1Im2colChunkVecGo(cols, x)
+	}
+}
+
 // block2_conv2ForwardVecAVX512 is the AVX512 path of block2_conv2ForwardVec (simd_amd64.s).
 //
 //go:noescape
@@ -617,6 +668,23 @@ func block2_conv2Im2colVec(cols *[256 * 288]float32, x *[18 * 18 * 32]float32) {
 		conv1Im2colVecAVX2(&cols[0], &x[0], 16, 16, 3, 384, 2304, 128, 256, 0)
 	default:
 		block2_conv2Im2colVecGo(cols, x)
+	}
+}
+
+// block2_conv2Im2colChunkVec computes, for 4x18x32 inputs, 3x3 kernels at stride 1,1 with padding 0,0 (top, left) and 2x16x1 outputs:
+//
+//	cols[oh·OutW+ow][kh][kw][c] = x[oh·StrideH−PadTop+kh][ow·StrideW−PadLeft+kw][c]
+//	for oh in [0, 2), ow in [0, 16) (the other rows are left as they are)
+//
+// It runs the path runtime.ActiveISA names.
+func block2_conv2Im2colChunkVec(cols *[32 * 288]float32, x *[4 * 18 * 32]float32) {
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		conv1Im2colVecAVX512(&cols[0], &x[0], 2, 16, 3, 384, 2304, 128, 256, 0)
+	case runtime.AVX2:
+		conv1Im2colVecAVX2(&cols[0], &x[0], 2, 16, 3, 384, 2304, 128, 256, 0)
+	default:
+		block2_conv2Im2colChunkVecGo(cols, x)
 	}
 }
 
@@ -1002,6 +1070,23 @@ func block3_conv2Im2colVec(cols *[64 * 576]float32, x *[10 * 10 * 64]float32) {
 		conv1Im2colVecAVX2(&cols[0], &x[0], 8, 8, 3, 768, 2560, 256, 512, 0)
 	default:
 		block3_conv2Im2colVecGo(cols, x)
+	}
+}
+
+// block3_conv2Im2colChunkVec computes, for 4x10x64 inputs, 3x3 kernels at stride 1,1 with padding 0,0 (top, left) and 2x8x1 outputs:
+//
+//	cols[oh·OutW+ow][kh][kw][c] = x[oh·StrideH−PadTop+kh][ow·StrideW−PadLeft+kw][c]
+//	for oh in [0, 2), ow in [0, 8) (the other rows are left as they are)
+//
+// It runs the path runtime.ActiveISA names.
+func block3_conv2Im2colChunkVec(cols *[16 * 576]float32, x *[4 * 10 * 64]float32) {
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		conv1Im2colVecAVX512(&cols[0], &x[0], 2, 8, 3, 768, 2560, 256, 512, 0)
+	case runtime.AVX2:
+		conv1Im2colVecAVX2(&cols[0], &x[0], 2, 8, 3, 768, 2560, 256, 512, 0)
+	default:
+		block3_conv2Im2colChunkVecGo(cols, x)
 	}
 }
 

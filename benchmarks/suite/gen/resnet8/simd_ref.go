@@ -135,6 +135,22 @@ func block1_conv1Im2colVecGo(cols *[1024 * 144]float32, x *[34 * 34 * 16]float32
 	}
 }
 
+// block1_conv1Im2colChunkVecGo is the pure-Go reference of block1_conv1Im2colChunkVec:
+//
+//	cols[oh·OutW+ow][kh][kw][c] = x[oh·StrideH−PadTop+kh][ow·StrideW−PadLeft+kw][c]
+//	for oh in [0, 2), ow in [0, 32) (the other rows are left as they are)
+func block1_conv1Im2colChunkVecGo(cols *[64 * 144]float32, x *[4 * 34 * 16]float32) {
+	for oh := 0; oh < 2; oh++ {
+		for ow := 0; ow < 32; ow++ {
+			for kh := range 3 {
+				src := ((oh*1-0+kh)*34 + ow*1 - 0) * 16
+				dst := (oh*32+ow)*144 + kh*48
+				copy(cols[dst:dst+48], x[src:src+48])
+			}
+		}
+	}
+}
+
 // block1_conv1Dy2colVecGo is the pure-Go reference of block1_conv1Dy2colVec:
 //
 //	cols[oh·OutW+ow][kh][kw][c] = x[oh·StrideH−PadTop+kh][ow·StrideW−PadLeft+kw][c]
@@ -221,6 +237,22 @@ func block1_conv2InputGradVecTransposeGo(wt *[144 * 16]float32, w *[16 * 144]flo
 //	for oh in [0, 32), ow in [0, 32) (the other rows are left as they are)
 func block1_conv2Im2colVecGo(cols *[1024 * 144]float32, x *[34 * 34 * 16]float32) {
 	for oh := 0; oh < 32; oh++ {
+		for ow := 0; ow < 32; ow++ {
+			for kh := range 3 {
+				src := ((oh*1-0+kh)*34 + ow*1 - 0) * 16
+				dst := (oh*32+ow)*144 + kh*48
+				copy(cols[dst:dst+48], x[src:src+48])
+			}
+		}
+	}
+}
+
+// block1_conv2Im2colChunkVecGo is the pure-Go reference of block1_conv2Im2colChunkVec:
+//
+//	cols[oh·OutW+ow][kh][kw][c] = x[oh·StrideH−PadTop+kh][ow·StrideW−PadLeft+kw][c]
+//	for oh in [0, 2), ow in [0, 32) (the other rows are left as they are)
+func block1_conv2Im2colChunkVecGo(cols *[64 * 144]float32, x *[4 * 34 * 16]float32) {
+	for oh := 0; oh < 2; oh++ {
 		for ow := 0; ow < 32; ow++ {
 			for kh := range 3 {
 				src := ((oh*1-0+kh)*34 + ow*1 - 0) * 16
@@ -327,6 +359,22 @@ func block2_conv1Im2colVecGo(cols *[256 * 144]float32, x *[33 * 33 * 16]float32)
 	}
 }
 
+// block2_conv1Im2colChunkVecGo is the pure-Go reference of block2_conv1Im2colChunkVec:
+//
+//	cols[oh·OutW+ow][kh][kw][c] = x[oh·StrideH−PadTop+kh][ow·StrideW−PadLeft+kw][c]
+//	for oh in [0, 4), ow in [0, 16) (the other rows are left as they are)
+func block2_conv1Im2colChunkVecGo(cols *[64 * 144]float32, x *[9 * 33 * 16]float32) {
+	for oh := 0; oh < 4; oh++ {
+		for ow := 0; ow < 16; ow++ {
+			for kh := range 3 {
+				src := ((oh*2-0+kh)*33 + ow*2 - 0) * 16
+				dst := (oh*16+ow)*144 + kh*48
+				copy(cols[dst:dst+48], x[src:src+48])
+			}
+		}
+	}
+}
+
 // block2_conv2ForwardVecGo is the pure-Go reference of block2_conv2ForwardVec:
 //
 //	y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   for s < n
@@ -397,6 +445,22 @@ func block2_conv2InputGradVecTransposeGo(wt *[288 * 32]float32, w *[32 * 288]flo
 //	for oh in [0, 16), ow in [0, 16) (the other rows are left as they are)
 func block2_conv2Im2colVecGo(cols *[256 * 288]float32, x *[18 * 18 * 32]float32) {
 	for oh := 0; oh < 16; oh++ {
+		for ow := 0; ow < 16; ow++ {
+			for kh := range 3 {
+				src := ((oh*1-0+kh)*18 + ow*1 - 0) * 32
+				dst := (oh*16+ow)*288 + kh*96
+				copy(cols[dst:dst+96], x[src:src+96])
+			}
+		}
+	}
+}
+
+// block2_conv2Im2colChunkVecGo is the pure-Go reference of block2_conv2Im2colChunkVec:
+//
+//	cols[oh·OutW+ow][kh][kw][c] = x[oh·StrideH−PadTop+kh][ow·StrideW−PadLeft+kw][c]
+//	for oh in [0, 2), ow in [0, 16) (the other rows are left as they are)
+func block2_conv2Im2colChunkVecGo(cols *[32 * 288]float32, x *[4 * 18 * 32]float32) {
+	for oh := 0; oh < 2; oh++ {
 		for ow := 0; ow < 16; ow++ {
 			for kh := range 3 {
 				src := ((oh*1-0+kh)*18 + ow*1 - 0) * 32
@@ -653,6 +717,22 @@ func block3_conv2InputGradVecTransposeGo(wt *[576 * 64]float32, w *[64 * 576]flo
 //	for oh in [0, 8), ow in [0, 8) (the other rows are left as they are)
 func block3_conv2Im2colVecGo(cols *[64 * 576]float32, x *[10 * 10 * 64]float32) {
 	for oh := 0; oh < 8; oh++ {
+		for ow := 0; ow < 8; ow++ {
+			for kh := range 3 {
+				src := ((oh*1-0+kh)*10 + ow*1 - 0) * 64
+				dst := (oh*8+ow)*576 + kh*192
+				copy(cols[dst:dst+192], x[src:src+192])
+			}
+		}
+	}
+}
+
+// block3_conv2Im2colChunkVecGo is the pure-Go reference of block3_conv2Im2colChunkVec:
+//
+//	cols[oh·OutW+ow][kh][kw][c] = x[oh·StrideH−PadTop+kh][ow·StrideW−PadLeft+kw][c]
+//	for oh in [0, 2), ow in [0, 8) (the other rows are left as they are)
+func block3_conv2Im2colChunkVecGo(cols *[16 * 576]float32, x *[4 * 10 * 64]float32) {
+	for oh := 0; oh < 2; oh++ {
 		for ow := 0; ow < 8; ow++ {
 			for kh := range 3 {
 				src := ((oh*1-0+kh)*10 + ow*1 - 0) * 64
