@@ -77,6 +77,20 @@ layers:
   - {kind: dense, units: 3, init: {weights: "uniform(sqrt(3/fan_in))", bias: "uniform(0.2)"}}
   - {kind: softmax}
 `},
+	// Im2col matrices of more than 128 KiB per sample, built and
+	// multiplied in chunks of output rows (im2colChunk): valid (from the
+	// input itself), same (from the padded copy), stride 2.
+	{"gemmchunk", `name: gemmchunk
+input: {height: 24, width: 24, channels: 8}
+layers:
+  - {kind: conv2d, filters: 16, kernel: 3, padding: valid, init: {weights: "uniform(sqrt(3/fan_in))", bias: "uniform(0.2)"}}
+  - {kind: relu}
+  - {kind: conv2d, filters: 16, kernel: 3, padding: same, init: {weights: "uniform(sqrt(3/fan_in))", bias: "uniform(0.2)"}}
+  - {kind: relu}
+  - {kind: conv2d, filters: 16, kernel: 5, stride: 2, padding: same, init: {weights: "uniform(sqrt(3/fan_in))", bias: "uniform(0.2)"}}
+  - {kind: dense, units: 3, init: {weights: "uniform(sqrt(3/fan_in))", bias: "uniform(0.2)"}}
+  - {kind: softmax}
+`},
 }
 
 // convGemmTrain is the train section every convGemmNets description ends with.
@@ -107,6 +121,7 @@ func TestConvGemmPlan(t *testing.T) {
 		"gemmsmall": {"conv2", "conv3"},
 		"gemmwide":  {"conv3"},
 		"gemmvalid": {"conv3"},
+		"gemmchunk": {"conv2"},
 	}
 	want := map[string][]string{
 		"gemmsmall": {"conv1", "conv2", "conv3"},
@@ -116,6 +131,7 @@ func TestConvGemmPlan(t *testing.T) {
 		"gemmstride": {"conv1", "conv2"},
 		"gemmvalid":  {"conv1", "conv3"},
 		"gemmmono":   {"conv1", "conv2", "conv3"},
+		"gemmchunk":  {"conv1", "conv2", "conv3"},
 	}
 	for _, nt := range loadConvGemmNets(t) {
 		files, err := emit.Generate(nt.net, emit.Options{Package: nt.pkg})
@@ -126,10 +142,13 @@ func TestConvGemmPlan(t *testing.T) {
 				kernels = string(f.Contents)
 			}
 		}
-		var got, gotTransposed []string
+		var got, gotTransposed, gotChunks []string
 		for _, l := range nt.net.Layers {
 			if strings.Contains(kernels, "\nfunc "+l.Name+"ForwardGemm(") {
 				got = append(got, l.Name)
+			}
+			if strings.Contains(kernels, l.Name+"Im2colChunkVec(") {
+				gotChunks = append(gotChunks, l.Name)
 			}
 			if strings.Contains(kernels, "\nfunc "+l.Name+"Dy2col(") {
 				gotTransposed = append(gotTransposed, l.Name)
@@ -137,6 +156,9 @@ func TestConvGemmPlan(t *testing.T) {
 		}
 		if !slices.Equal(got, want[nt.pkg]) {
 			t.Errorf("%s: im2col path for %v, want %v", nt.pkg, got, want[nt.pkg])
+		}
+		if wantChunks := map[string][]string{"gemmchunk": {"conv1", "conv2", "conv3"}}[nt.pkg]; !slices.Equal(gotChunks, wantChunks) {
+			t.Errorf("%s: im2col in chunks for %v, want %v", nt.pkg, gotChunks, wantChunks)
 		}
 		if !slices.Equal(gotTransposed, wantTransposed[nt.pkg]) {
 			t.Errorf("%s: transposed-convolution input gradient for %v, want %v", nt.pkg, gotTransposed, wantTransposed[nt.pkg])
