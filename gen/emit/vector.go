@@ -81,6 +81,10 @@ type vecStage struct {
 	// kernels of an im2col stage's <layer>Im2col and <layer>Dy2col (see
 	// padded).
 	im2colKernel, dy2colKernel string
+	// col2imKernel is the gen/asm Col2imInterior kernel of an im2col
+	// stage's <layer>Col2im (the input gradient through dcols), "" for
+	// a transposed-convolution input gradient or none.
+	col2imKernel string
 }
 
 // Vector kernel name suffixes (see vecStage).

@@ -2495,6 +2495,134 @@ block2_conv1InputGradVecTransposeAVX512_blocks_cols:
 	VZEROUPPER
 	RET
 
+// func block2_conv1Col2imVecAVX2(cols, x *float32, rowCount, colCount, kernelRows, run, xRow, colStep, rowStep, colsSkip int)
+// Requires: AVX, AVX2, FMA3
+//
+// x[oh·StrideH−PadTop+kh][ow·StrideW−PadLeft+kw][c] += cols[oh·OutW+ow][kh][kw][c]
+// Reference: block2_conv1Col2imVecGo.
+TEXT ·block2_conv1Col2imVecAVX2(SB), NOSPLIT, $0-80
+	MOVQ cols+0(FP), i2c_dst
+	MOVQ x+8(FP), i2c_x
+	MOVQ rowCount+16(FP), i2c_rows
+	MOVQ run+40(FP), i2c_vecs
+	MOVQ i2c_vecs, i2c_tail
+	SHRQ $5, i2c_vecs
+	ANDQ $31, i2c_tail
+	LEAQ tailmask<>+32(SB), AX // the tail's mask: tailmask<>+32−tail
+	SUBQ i2c_tail, AX
+	VMOVUPS (AX), Y15
+
+block2_conv1Col2imVec_row:
+	MOVQ colCount+24(FP), i2c_cols
+
+block2_conv1Col2imVec_col:
+	MOVQ i2c_x, i2c_src
+	MOVQ kernelRows+32(FP), i2c_kh
+
+block2_conv1Col2imVec_kh:
+	// one run: whole vectors, then the tail
+	MOVQ i2c_vecs, i2c_left
+	XORQ i2c_off, i2c_off
+	TESTQ i2c_left, i2c_left
+	JZ block2_conv1Col2imVec_tail
+
+block2_conv1Col2imVec_vec:
+	VMOVUPS (i2c_src)(i2c_off*1), Y0
+	VADDPS (i2c_dst)(i2c_off*1), Y0, Y0
+	VMOVUPS Y0, (i2c_src)(i2c_off*1)
+	ADDQ $32, i2c_off
+	DECQ i2c_left
+	JNZ block2_conv1Col2imVec_vec
+
+block2_conv1Col2imVec_tail:
+	TESTQ i2c_tail, i2c_tail
+	JZ block2_conv1Col2imVec_next
+	VMASKMOVPS (i2c_src)(i2c_off*1), Y15, Y0
+	VMASKMOVPS (i2c_dst)(i2c_off*1), Y15, Y1
+	VADDPS Y1, Y0, Y0
+	VMASKMOVPS Y0, Y15, (i2c_src)(i2c_off*1)
+	ADDQ i2c_tail, i2c_off
+
+block2_conv1Col2imVec_next:
+	ADDQ i2c_off, i2c_dst
+	ADDQ xRow+48(FP), i2c_src
+	DECQ i2c_kh
+	JNZ block2_conv1Col2imVec_kh
+	ADDQ colStep+56(FP), i2c_x
+	DECQ i2c_cols
+	JNZ block2_conv1Col2imVec_col
+	ADDQ rowStep+64(FP), i2c_x
+	ADDQ colsSkip+72(FP), i2c_dst
+	DECQ i2c_rows
+	JNZ block2_conv1Col2imVec_row
+	VZEROUPPER
+	RET
+
+// func block2_conv1Col2imVecAVX512(cols, x *float32, rowCount, colCount, kernelRows, run, xRow, colStep, rowStep, colsSkip int)
+// Requires: AVX512F
+//
+// x[oh·StrideH−PadTop+kh][ow·StrideW−PadLeft+kw][c] += cols[oh·OutW+ow][kh][kw][c]
+// Reference: block2_conv1Col2imVecGo.
+TEXT ·block2_conv1Col2imVecAVX512(SB), NOSPLIT, $0-80
+	MOVQ cols+0(FP), i2c_dst
+	MOVQ x+8(FP), i2c_x
+	MOVQ rowCount+16(FP), i2c_rows
+	MOVQ run+40(FP), i2c_vecs
+	MOVQ i2c_vecs, i2c_tail
+	SHRQ $6, i2c_vecs
+	ANDQ $63, i2c_tail
+	MOVQ i2c_tail, CX // K1: the tail's lanes
+	SHRQ $2, CX
+	MOVL $1, AX
+	SHLL CX, AX
+	DECL AX
+	KMOVW AX, K1
+
+block2_conv1Col2imVec_row:
+	MOVQ colCount+24(FP), i2c_cols
+
+block2_conv1Col2imVec_col:
+	MOVQ i2c_x, i2c_src
+	MOVQ kernelRows+32(FP), i2c_kh
+
+block2_conv1Col2imVec_kh:
+	// one run: whole vectors, then the tail
+	MOVQ i2c_vecs, i2c_left
+	XORQ i2c_off, i2c_off
+	TESTQ i2c_left, i2c_left
+	JZ block2_conv1Col2imVec_tail
+
+block2_conv1Col2imVec_vec:
+	VMOVUPS (i2c_src)(i2c_off*1), Z0
+	VADDPS (i2c_dst)(i2c_off*1), Z0, Z0
+	VMOVUPS Z0, (i2c_src)(i2c_off*1)
+	ADDQ $64, i2c_off
+	DECQ i2c_left
+	JNZ block2_conv1Col2imVec_vec
+
+block2_conv1Col2imVec_tail:
+	TESTQ i2c_tail, i2c_tail
+	JZ block2_conv1Col2imVec_next
+	VMOVUPS.Z (i2c_src)(i2c_off*1), K1, Z0
+	VADDPS.Z (i2c_dst)(i2c_off*1), Z0, K1, Z0
+	VMOVUPS Z0, K1, (i2c_src)(i2c_off*1)
+	ADDQ i2c_tail, i2c_off
+
+block2_conv1Col2imVec_next:
+	ADDQ i2c_off, i2c_dst
+	ADDQ xRow+48(FP), i2c_src
+	DECQ i2c_kh
+	JNZ block2_conv1Col2imVec_kh
+	ADDQ colStep+56(FP), i2c_x
+	DECQ i2c_cols
+	JNZ block2_conv1Col2imVec_col
+	ADDQ rowStep+64(FP), i2c_x
+	ADDQ colsSkip+72(FP), i2c_dst
+	DECQ i2c_rows
+	JNZ block2_conv1Col2imVec_row
+	VZEROUPPER
+	RET
+
 // func block2_conv2ForwardVecAVX512(y, x, w, b *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 // Requires: AVX512F
 //
