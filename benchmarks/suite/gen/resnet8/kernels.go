@@ -1238,11 +1238,10 @@ func block1_bn2Backward(n int, in, dOut, dIn *[Tile * 16384]float32, mean, inv, 
 }
 
 // block1_addForward computes block1_add (add on 32x32x16) for the first n
-// samples of a tile: out is the sum of the 2 inputs, added in input order.
+// samples of a tile: out is the sum of the 2 inputs, added in input order
+// (addVec).
 func block1_addForward(n int, in0 *[Tile * 16384]float32, in1 *[Tile * 16384]float32, out *[Tile * 16384]float32) {
-	for i := range out[:n*16384] {
-		out[i] = in0[i] + in1[i]
-	}
+	addVec(out[:n*16384], in0[:n*16384], in1[:n*16384])
 }
 
 // block1_relu2Forward computes block1_relu2 (relu on 32x32x16) elementwise for
@@ -2189,11 +2188,10 @@ func block2_shortcutBackward(n int, in *[Tile * 16384]float32, out *[Tile * 8192
 }
 
 // block2_addForward computes block2_add (add on 16x16x32) for the first n
-// samples of a tile: out is the sum of the 2 inputs, added in input order.
+// samples of a tile: out is the sum of the 2 inputs, added in input order
+// (addVec).
 func block2_addForward(n int, in0 *[Tile * 8192]float32, in1 *[Tile * 8192]float32, out *[Tile * 8192]float32) {
-	for i := range out[:n*8192] {
-		out[i] = in0[i] + in1[i]
-	}
+	addVec(out[:n*8192], in0[:n*8192], in1[:n*8192])
 }
 
 // block2_relu2Forward computes block2_relu2 (relu on 16x16x32) elementwise for
@@ -3140,11 +3138,10 @@ func block3_shortcutBackward(n int, in *[Tile * 8192]float32, out *[Tile * 4096]
 }
 
 // block3_addForward computes block3_add (add on 8x8x64) for the first n
-// samples of a tile: out is the sum of the 2 inputs, added in input order.
+// samples of a tile: out is the sum of the 2 inputs, added in input order
+// (addVec).
 func block3_addForward(n int, in0 *[Tile * 4096]float32, in1 *[Tile * 4096]float32, out *[Tile * 4096]float32) {
-	for i := range out[:n*4096] {
-		out[i] = in0[i] + in1[i]
-	}
+	addVec(out[:n*4096], in0[:n*4096], in1[:n*4096])
 }
 
 // block3_relu2Forward computes block3_relu2 (relu on 8x8x64) elementwise for
@@ -3958,11 +3955,9 @@ func keep(c bool) uint32 {
 	return m
 }
 
-// addInto adds src to dst, value by value: the gradient of a layer's output
-// that feeds several layers is the sum of their shares.
+// addInto adds src to dst, value by value (dst + src, on addVec): the gradient
+// of a layer's output that feeds several layers is the sum of their shares.
 func addInto(dst, src []float32) {
 	dst = dst[:len(src)]
-	for i := range src {
-		dst[i] += src[i]
-	}
+	addVec(dst, dst, src)
 }

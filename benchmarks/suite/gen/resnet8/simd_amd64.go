@@ -2153,3 +2153,34 @@ func reluGradVec(dx, dy, y []float32) {
 		reluGradVecGo(dx, dy, y)
 	}
 }
+
+// addVecAVX2 is the AVX2 path of addVec (simd_amd64.s).
+//
+//go:noescape
+func addVecAVX2(y, a, b *float32, n int)
+
+// addVecAVX512 is the AVX512 path of addVec (simd_amd64.s).
+//
+//go:noescape
+func addVecAVX512(y, a, b *float32, n int)
+
+// addVec computes (y may be a or b):
+//
+//	y[i] = a[i] + b[i]   for i < len(y)
+//
+// It runs the path runtime.ActiveISA names.
+func addVec(y, a, b []float32) {
+	if len(y) == 0 {
+		return
+	}
+	_ = a[len(y)-1]
+	_ = b[len(y)-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		addVecAVX512(&y[0], &a[0], &b[0], len(y))
+	case runtime.AVX2:
+		addVecAVX2(&y[0], &a[0], &b[0], len(y))
+	default:
+		addVecGo(y, a, b)
+	}
+}

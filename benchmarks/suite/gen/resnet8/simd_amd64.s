@@ -7159,3 +7159,130 @@ reluGradVec_tail:
 reluGradVec_done:
 	VZEROUPPER
 	RET
+
+// func addVecAVX2(y, a, b *float32, n int)
+// Requires: AVX, AVX2, FMA3
+//
+// y[i] = a[i] + b[i]   i < n (y may be a or b)
+// Reference: addVecGo.
+#define add_y DI // y: next value
+#define add_a SI // a
+#define add_b BX // b
+#define add_n CX // values left
+TEXT ·addVecAVX2(SB), NOSPLIT, $0-32
+	MOVQ y+0(FP), add_y
+	MOVQ a+8(FP), add_a
+	MOVQ b+16(FP), add_b
+	MOVQ n+24(FP), add_n
+
+addVec_four:
+	CMPQ add_n, $32
+	JLT addVec_one
+	VMOVUPS 0(add_a), Y0
+	VADDPS 0(add_b), Y0, Y0
+	VMOVUPS Y0, 0(add_y)
+	VMOVUPS 32(add_a), Y1
+	VADDPS 32(add_b), Y1, Y1
+	VMOVUPS Y1, 32(add_y)
+	VMOVUPS 64(add_a), Y2
+	VADDPS 64(add_b), Y2, Y2
+	VMOVUPS Y2, 64(add_y)
+	VMOVUPS 96(add_a), Y3
+	VADDPS 96(add_b), Y3, Y3
+	VMOVUPS Y3, 96(add_y)
+	ADDQ $128, add_y
+	ADDQ $128, add_a
+	ADDQ $128, add_b
+	SUBQ $32, add_n
+	JMP addVec_four
+
+addVec_one:
+	CMPQ add_n, $8
+	JLT addVec_tail
+	VMOVUPS 0(add_a), Y0
+	VADDPS 0(add_b), Y0, Y0
+	VMOVUPS Y0, 0(add_y)
+	ADDQ $32, add_y
+	ADDQ $32, add_a
+	ADDQ $32, add_b
+	SUBQ $8, add_n
+	JMP addVec_one
+
+addVec_tail:
+	// the last n < 8 values, one at a time
+	TESTQ add_n, add_n
+	JZ addVec_done
+
+addVec_elem:
+	VMOVSS (add_a), X0
+	VADDSS (add_b), X0, X0
+	VMOVSS X0, (add_y)
+	ADDQ $4, add_y
+	ADDQ $4, add_a
+	ADDQ $4, add_b
+	DECQ add_n
+	JNZ addVec_elem
+
+addVec_done:
+	VZEROUPPER
+	RET
+
+// func addVecAVX512(y, a, b *float32, n int)
+// Requires: AVX512F
+//
+// y[i] = a[i] + b[i]   i < n (y may be a or b)
+// Reference: addVecGo.
+TEXT ·addVecAVX512(SB), NOSPLIT, $0-32
+	MOVQ y+0(FP), add_y
+	MOVQ a+8(FP), add_a
+	MOVQ b+16(FP), add_b
+	MOVQ n+24(FP), add_n
+
+addVec_four:
+	CMPQ add_n, $64
+	JLT addVec_one
+	VMOVUPS 0(add_a), Z0
+	VADDPS 0(add_b), Z0, Z0
+	VMOVUPS Z0, 0(add_y)
+	VMOVUPS 64(add_a), Z1
+	VADDPS 64(add_b), Z1, Z1
+	VMOVUPS Z1, 64(add_y)
+	VMOVUPS 128(add_a), Z2
+	VADDPS 128(add_b), Z2, Z2
+	VMOVUPS Z2, 128(add_y)
+	VMOVUPS 192(add_a), Z3
+	VADDPS 192(add_b), Z3, Z3
+	VMOVUPS Z3, 192(add_y)
+	ADDQ $256, add_y
+	ADDQ $256, add_a
+	ADDQ $256, add_b
+	SUBQ $64, add_n
+	JMP addVec_four
+
+addVec_one:
+	CMPQ add_n, $16
+	JLT addVec_tail
+	VMOVUPS 0(add_a), Z0
+	VADDPS 0(add_b), Z0, Z0
+	VMOVUPS Z0, 0(add_y)
+	ADDQ $64, add_y
+	ADDQ $64, add_a
+	ADDQ $64, add_b
+	SUBQ $16, add_n
+	JMP addVec_one
+
+addVec_tail:
+	// K1: the last n < 16 lanes
+	TESTQ add_n, add_n
+	JZ addVec_done
+	MOVL $1, AX
+	SHLL CX, AX
+	DECL AX
+	KMOVW AX, K1
+	VMOVUPS.Z (add_a), K1, Z0
+	VADDPS.Z (add_b), Z0, K1, Z0
+	VMOVUPS Z0, K1, (add_y)
+
+addVec_done:
+	VZEROUPPER
+	RET

@@ -805,3 +805,12 @@ func reluVec(y, x []float32) {
 func reluGradVec(dx, dy, y []float32) {
 	reluGradVecGo(dx, dy, y)
 }
+
+// addVec computes (y may be a or b):
+//
+//	y[i] = a[i] + b[i]   for i < len(y)
+//
+// This build has no assembly: it runs the reference.
+func addVec(y, a, b []float32) {
+	addVecGo(y, a, b)
+}

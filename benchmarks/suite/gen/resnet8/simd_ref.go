@@ -1361,3 +1361,12 @@ func reluGradVecGo(dx, dy, y []float32) {
 		}
 	}
 }
+
+// addVecGo is the pure-Go reference of addVec:
+//
+//	y[i] = a[i] + b[i]   for i < len(y)
+func addVecGo(y, a, b []float32) {
+	for i := range y {
+		y[i] = a[i] + b[i]
+	}
+}
