@@ -59,6 +59,12 @@ func testKernels() []Kernel {
 		ks = append(ks, Kernel{Op: Im2colInterior, Name: c.name + "Im2col", Conv: c.shape},
 			Kernel{Op: Col2imInterior, Name: c.name + "Col2im", Conv: c.shape})
 	}
+	// Runs of 3·c floats for c = 1…17 leave every tail of both vector
+	// widths; the windows overlap (stride 1 across a kernel 3 wide).
+	for c := 1; c <= 17; c++ {
+		ks = append(ks, Kernel{Op: Col2imInterior, Name: fmt.Sprintf("tailsC%dCol2im", c), Conv: ConvShape{
+			InH: 5, InW: 6, InC: c, KernelH: 2, KernelW: 3, StrideH: 1, StrideW: 1, OutH: 4, OutW: 4, Filters: 1}})
+	}
 	ks = append(ks, Kernel{Op: Add, Name: "addVec"}, Kernel{Op: Add, Name: "addVecAgain"})
 	for _, units := range []int{8, 16, 24, 40, 64} {
 		for _, op := range []Op{BatchNormMoments, BatchNormSums, ChannelAffine, BatchNormBackward, ChannelSum} {
