@@ -193,6 +193,25 @@ const (
 	//	func Name(d, x, dx []float32, w, dw *[KernelH * KernelW * InC]float32, db *[InC]float32, kh0, kh1, kw0, kw1 int)
 	//	db[c] += d[c];  dw[kh][kw][c] += x[(kh−kh0)·InW + kw−kw0][c]·d[c];  dx[(kh−kh0)·InW + kw−kw0][c] += w[kh][kw][c]·d[c]
 	DepthwiseConv2DWindowGrad
+	// Col2imInterior is the inverse of Im2colInterior, for the input
+	// gradient of a convolution run as a GEMM: it adds the im2col rows of
+	// the output pixels whose windows lie inside the input into x (zero it
+	// first), pixel by pixel in row-major order, each pixel's kernel rows
+	// in order. Every path adds in that order, so they give the same bits.
+	// The geometry is passed as arguments (Im2colInterior's), so every
+	// kernel of the op shares one TEXT per ISA:
+	//
+	//	func Name(x *[InH * InW * InC]float32, cols *[OutH * OutW * KernelH * KernelW * InC]float32)
+	//	x[oh·StrideH−PadTop+kh][ow·StrideW−PadLeft+kw][c] += cols[oh·OutW+ow][kh][kw][c]
+	Col2imInterior
+	// Add is the element-wise sum of two slices of any length (y may be a
+	// or b: in place), Go's float32 a + b on every path (the same bits,
+	// NaN and infinities included). It has no shape, so every kernel of
+	// the op renders one TEXT per ISA:
+	//
+	//	func Name(y, a, b []float32)
+	//	y[i] = a[i] + b[i]
+	Add
 )
 
 var opNames = map[Op]string{
@@ -219,6 +238,8 @@ var opNames = map[Op]string{
 	ReLUBackward:                      "ReLUBackward",
 	ChannelAffineReLU:                 "ChannelAffineReLU",
 	DepthwiseConv2DWindowGrad:         "DepthwiseConv2DWindowGrad",
+	Col2imInterior:                    "Col2imInterior",
+	Add:                               "Add",
 }
 
 // String returns the constant's name.
@@ -412,6 +433,15 @@ func Render(pkg string, kernels []Kernel) ([]File, error) {
 				rs := reluSpec{symbol: k.Name, reference: k.Name + "Go"}
 				nr := reluSpec{symbol: "K"}
 				if err := d.add(&fc, textCtx{Flat: planReLU(rs, isa)}, textCtx{Flat: planReLU(nr, isa)}); err != nil {
+					return nil, err
+				}
+			}
+		}
+		for _, as := range k.adds() {
+			for _, isa := range isas {
+				// No shape and no comment of the kernel's own: the
+				// neutral plan is the plan under a neutral name.
+				if err := d.add(&fc, textCtx{Flat: planAdd(as, isa)}, textCtx{Flat: planAdd(addSpec{symbol: "K"}, isa)}); err != nil {
 					return nil, err
 				}
 			}
@@ -640,12 +670,12 @@ func (k Kernel) validate() error {
 		if err := k.Conv.validateDepthwise(); err != nil {
 			return fmt.Errorf("asm: kernel %s: %v: %v", k.Name, k.Op, err)
 		}
-	case ReLUForward, ReLUBackward:
+	case ReLUForward, ReLUBackward, Add:
 	case BatchNormMoments, BatchNormSums, ChannelAffine, BatchNormBackward, ChannelSum, ChannelAffineReLU:
 		if k.Units < depthwiseLanes || k.Units%depthwiseLanes != 0 || k.Units > 1<<20 {
 			return fmt.Errorf("asm: kernel %s: %v needs a positive multiple of %d channels, got %d", k.Name, k.Op, depthwiseLanes, k.Units)
 		}
-	case Im2colInterior:
+	case Im2colInterior, Col2imInterior:
 		if err := k.Conv.validateIm2col(); err != nil {
 			return fmt.Errorf("asm: kernel %s: %v: %v", k.Name, k.Op, err)
 		}
@@ -661,7 +691,7 @@ func (k Kernel) validate() error {
 	if k.Padded && k.Op != DenseForward && k.Op != DenseForwardOne {
 		return fmt.Errorf("asm: kernel %s: Padded applies only to dense forward kernels", k.Name)
 	}
-	if k.ReLU && (k.Op == DenseBackwardWeights || k.Op == Conv2DBackwardWeights || k.Op == MaxPool2DForward || k.Op == DepthwiseConv2DInterior || k.Op == DepthwiseConv2DWeightGradInterior || k.Op == DepthwiseConv2DInputGradInterior || k.Op == ReLUForward || k.Op == DepthwiseConv2DWindow || k.Op == DepthwiseConv2DWindowGrad || k.Op == Im2colInterior || isChannelOp(k.Op) || k.Op == ReLUBackward) {
+	if k.ReLU && (k.Op == DenseBackwardWeights || k.Op == Conv2DBackwardWeights || k.Op == MaxPool2DForward || k.Op == DepthwiseConv2DInterior || k.Op == DepthwiseConv2DWeightGradInterior || k.Op == DepthwiseConv2DInputGradInterior || k.Op == ReLUForward || k.Op == DepthwiseConv2DWindow || k.Op == DepthwiseConv2DWindowGrad || k.Op == Im2colInterior || isChannelOp(k.Op) || k.Op == ReLUBackward || k.Op == Col2imInterior || k.Op == Add) {
 		return fmt.Errorf("asm: kernel %s: ReLU does not apply to %v", k.Name, k.Op)
 	}
 	return nil

@@ -56,8 +56,16 @@ func testKernels() []Kernel {
 	ks = append(ks, goldenKernels...)
 	ks = append(ks, Kernel{Op: ReLUForward, Name: "reluInPlace"}, Kernel{Op: ReLUForward, Name: "reluInPlaceAgain"}, Kernel{Op: ReLUBackward, Name: "reluBackward"})
 	for _, c := range testConvs {
-		ks = append(ks, Kernel{Op: Im2colInterior, Name: c.name + "Im2col", Conv: c.shape})
+		ks = append(ks, Kernel{Op: Im2colInterior, Name: c.name + "Im2col", Conv: c.shape},
+			Kernel{Op: Col2imInterior, Name: c.name + "Col2im", Conv: c.shape})
 	}
+	// Runs of 3·c floats for c = 1…17 leave every tail of both vector
+	// widths; the windows overlap (stride 1 across a kernel 3 wide).
+	for c := 1; c <= 17; c++ {
+		ks = append(ks, Kernel{Op: Col2imInterior, Name: fmt.Sprintf("tailsC%dCol2im", c), Conv: ConvShape{
+			InH: 5, InW: 6, InC: c, KernelH: 2, KernelW: 3, StrideH: 1, StrideW: 1, OutH: 4, OutW: 4, Filters: 1}})
+	}
+	ks = append(ks, Kernel{Op: Add, Name: "addVec"}, Kernel{Op: Add, Name: "addVecAgain"})
 	for _, units := range []int{8, 16, 24, 40, 64} {
 		for _, op := range []Op{BatchNormMoments, BatchNormSums, ChannelAffine, BatchNormBackward, ChannelSum, ChannelAffineReLU} {
 			ks = append(ks, Kernel{Op: op, Name: fmt.Sprintf("bn%d%v", units, op), Units: units})
@@ -232,7 +240,7 @@ func casesSource(ks []Kernel) []byte {
 			in, u = p.InH*p.InW*p.Channels, p.OutH*p.OutW*p.Channels
 			wSize, bSize, flops = 0, 0, 0
 		}
-		if k.Op == ReLUForward || k.Op == ReLUBackward {
+		if k.Op == ReLUForward || k.Op == ReLUBackward || k.Op == Add {
 			in, u, wSize, bSize, flops = 1024, 1024, 0, 0, 0 // the benchmark's values per "sample"
 		}
 		if isChannelOp(k.Op) {
@@ -240,6 +248,11 @@ func casesSource(ks []Kernel) []byte {
 		}
 		if c := k.Conv; k.Op == Im2colInterior {
 			in, u = c.InH*c.InW*c.InC, c.OutH*c.OutW*c.KernelH*c.KernelW*c.InC
+			wSize, bSize, flops = 0, 0, 0
+		}
+		if c := k.Conv; k.Op == Col2imInterior {
+			// fwd form: y is x (the image), x is cols.
+			in, u = c.OutH*c.OutW*c.KernelH*c.KernelW*c.InC, c.InH*c.InW*c.InC
 			wSize, bSize, flops = 0, 0, 0
 		}
 		if c := k.Conv; k.Op == DepthwiseConv2DWindow {
@@ -336,6 +349,19 @@ func casesSource(ks []Kernel) []byte {
 			}
 		case ReLUBackward:
 			fmt.Fprintf(&b, "\t\treluBack: %s, reluBackRef: %sGo,\n", k.Name, k.Name)
+		case Add:
+			fmt.Fprintf(&b, "\t\tadd: %s, addRef: %sGo,\n", k.Name, k.Name)
+		case Col2imInterior:
+			// Both paths add in the same order: the same bits. Both
+			// start from zeros, into which the windows overlap.
+			b.WriteString("\t\texact: true,\n")
+			for _, f := range []string{"fwd", "fwdRef"} {
+				fn := k.Name
+				if f == "fwdRef" {
+					fn += "Go"
+				}
+				fmt.Fprintf(&b, "\t\t%s: func(y, x, w, b []float32, n int) {\n\t\t\tclear(y)\n\t\t\tfor s := range n {\n\t\t\t\t%s((*[%d]float32)(y[s*%d:]), (*[%d]float32)(x[s*%d:]))\n\t\t\t}\n\t\t},\n", f, fn, u, u, in, in)
+			}
 		case BatchNormMoments, BatchNormSums, ChannelAffine, BatchNormBackward, ChannelSum, ChannelAffineReLU:
 			tensors, coefs, sums := channelRoles(channelOps[k.Op])
 			var per32, per64, args []string

@@ -153,14 +153,19 @@
 // forward and backward (DepthwiseConv2DWindow, DepthwiseConv2DWindowGrad:
 // one output pixel, the taps inside the input looped); the im2col
 // copies (Im2colInterior: whole vectors and one masked tail per run, over
-// a zero-bordered copy of the input that gen/emit makes); the batch norm's
-// statistics, gradient sums and affine maps (BatchNormMoments,
-// BatchNormSums, ChannelAffine, BatchNormBackward: the Go reference's
-// operations in its order, no FMA, so every path gives the same bits; and
-// ChannelAffineReLU, the affine map and a ReLU in one pass); the
-// per-channel sums of an average pooling over a whole map (ChannelSum); and
-// the standalone ReLU and its gradient (ReLUForward, ReLUBackward). Their
-// register names are defined once per file (trimDocs), and the assembly's
+// a zero-bordered copy of the input that gen/emit makes) and their
+// inverse, the scatter-add of a convolution's input gradient
+// (Col2imInterior: the same loops, each run of the input loaded, its row
+// added and stored back, pixels in row-major order, so every path gives
+// the same bits); the batch norm's statistics, gradient sums and affine
+// maps (BatchNormMoments, BatchNormSums, ChannelAffine, BatchNormBackward:
+// the Go reference's operations in its order, no FMA, so every path gives
+// the same bits; and ChannelAffineReLU, the affine map and a ReLU in one
+// pass); the per-channel sums of an average pooling over a whole
+// map (ChannelSum); the standalone ReLU and its gradient (ReLUForward,
+// ReLUBackward); and the element-wise sum of a residual add (Add: VADDPS
+// with Go's operand order, the same bits as Go's a + b). Their register
+// names are defined once per file (trimDocs), and the assembly's
 // comments keep the first line of each kernel's description.
 //
 // The tests render every kernel for the digits shapes and awkward ones into

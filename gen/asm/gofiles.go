@@ -395,6 +395,22 @@ func (k Kernel) signature() signature {
 			params: []jen.Code{arrayPtr("cols", c.OutH*c.OutW, c.KernelH*c.KernelW*c.InC), arrayPtr("x", c.InH, c.InW, c.InC)},
 			args:   []string{"cols", "x"},
 		}
+	case Col2imInterior:
+		c := k.Conv
+		return signature{
+			params: []jen.Code{arrayPtr("x", c.InH, c.InW, c.InC), arrayPtr("cols", c.OutH*c.OutW, c.KernelH*c.KernelW*c.InC)},
+			args:   []string{"x", "cols"},
+		}
+	case Add:
+		return signature{
+			params: []jen.Code{jen.List(jen.Id("y"), jen.Id("a"), jen.Id("b")).Index().Float32()},
+			args:   []string{"y", "a", "b"},
+			prologue: []jen.Code{
+				jen.If(jen.Len(jen.Id("y")).Op("==").Lit(0)).Block(jen.Return()),
+				jen.Id("_").Op("=").Id("a").Index(jen.Len(jen.Id("y")).Op("-").Lit(1)),
+				jen.Id("_").Op("=").Id("b").Index(jen.Len(jen.Id("y")).Op("-").Lit(1)),
+			},
+		}
 	case ReLUForward:
 		return signature{
 			params: []jen.Code{jen.List(jen.Id("y"), jen.Id("x")).Index().Float32()},
@@ -464,7 +480,7 @@ func (k Kernel) signature() signature {
 // doc is the dispatcher's doc comment, by lines.
 func (k Kernel) doc() []string {
 	head := fmt.Sprintf("%s computes, with In = %d and Units = %d:", k.Name, k.In, k.Units)
-	if c := k.Conv; k.Op == Conv2DForward || k.Op == Conv2DBackwardWeights || k.Op == Conv2DBackwardInput || k.Op == DepthwiseConv2DInterior || k.Op == DepthwiseConv2DWeightGradInterior || k.Op == DepthwiseConv2DInputGradInterior || k.Op == DepthwiseConv2DWindow || k.Op == DepthwiseConv2DWindowGrad || k.Op == Im2colInterior {
+	if c := k.Conv; k.Op == Conv2DForward || k.Op == Conv2DBackwardWeights || k.Op == Conv2DBackwardInput || k.Op == DepthwiseConv2DInterior || k.Op == DepthwiseConv2DWeightGradInterior || k.Op == DepthwiseConv2DInputGradInterior || k.Op == DepthwiseConv2DWindow || k.Op == DepthwiseConv2DWindowGrad || k.Op == Im2colInterior || k.Op == Col2imInterior {
 		head = fmt.Sprintf("%s computes, for %dx%dx%d inputs, %dx%d kernels at stride %d,%d with padding %d,%d (top, left) and %dx%dx%d outputs:",
 			k.Name, c.InH, c.InW, c.InC, c.KernelH, c.KernelW, c.StrideH, c.StrideW, c.PadTop, c.PadLeft, c.OutH, c.OutW, c.Filters)
 	}
@@ -477,6 +493,9 @@ func (k Kernel) doc() []string {
 	}
 	if k.Op == ReLUBackward {
 		head = k.Name + " computes:"
+	}
+	if k.Op == Add {
+		head = k.Name + " computes (y may be a or b):"
 	}
 	if _, ok := channelOps[k.Op]; ok {
 		head = fmt.Sprintf("%s computes, over whole pixels of %d channels:", k.Name, k.Units)
@@ -541,6 +560,12 @@ func (k Kernel) refDoc() []string {
 		ylo, yhi, xlo, xhi := k.Conv.depthwiseInterior()
 		return []string{"cols[oh·OutW+ow][kh][kw][c] = x[oh·StrideH−PadTop+kh][ow·StrideW−PadLeft+kw][c]",
 			fmt.Sprintf("for oh in [%d, %d), ow in [%d, %d) (the other rows are left as they are)", ylo, yhi, xlo, xhi)}
+	case Col2imInterior:
+		ylo, yhi, xlo, xhi := k.Conv.depthwiseInterior()
+		return []string{"x[oh·StrideH−PadTop+kh][ow·StrideW−PadLeft+kw][c] += cols[oh·OutW+ow][kh][kw][c]",
+			fmt.Sprintf("for oh in [%d, %d), ow in [%d, %d), pixel by pixel in row-major order (the rest of x is left as it is)", ylo, yhi, xlo, xhi)}
+	case Add:
+		return []string{"y[i] = a[i] + b[i]   for i < len(y)"}
 	case DepthwiseConv2DWindow:
 		return []string{"y[c] = b[c] + Σ_{kh0≤kh<kh1, kw0≤kw<kw1} x[(kh−kh0)·" + fmt.Sprint(k.Conv.InW) + " + kw−kw0][c]·w[kh][kw][c]   for c < " + fmt.Sprint(k.Conv.InC),
 			"(one output pixel; x starts at the first tap inside the input)"}
@@ -666,8 +691,12 @@ func (k Kernel) refBody() []jen.Code {
 		return k.windowRefBody()
 	case DepthwiseConv2DWindowGrad:
 		return k.windowGradRefBody()
-	case Im2colInterior:
+	case Im2colInterior, Col2imInterior:
 		return k.im2colRefBody()
+	case Add:
+		return []jen.Code{jen.For(jen.Id("i").Op(":=").Range().Id("y")).Block(
+			jen.Id("y").Index(jen.Id("i")).Op("=").Id("a").Index(jen.Id("i")).Op("+").Id("b").Index(jen.Id("i")),
+		)}
 	case BatchNormMoments, BatchNormSums, ChannelAffine, BatchNormBackward, ChannelSum, ChannelAffineReLU:
 		return k.channelRefBody()
 	case ReLUBackward:

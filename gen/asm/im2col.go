@@ -15,6 +15,13 @@ import (
 // floats, each a bounds-checked scalar copy or a call of memmove). The
 // geometry is passed as arguments: every convolution shares one TEXT per
 // ISA.
+//
+// Col2imInterior (see Op) runs the same loops with the copy reversed into
+// a sum: each run of x is loaded, its im2col row added (VADDPS, x as the
+// first source, as Go's x += row computes it) and stored back, the runs
+// one after another, so that the overlapping windows of neighbouring
+// pixels add in row-major order on every path. Its TEXT takes the same
+// arguments.
 
 // im2colArgs are the TEXT symbol's arguments: the first interior row of
 // cols and the first interior window of x, then the interior's rows and
@@ -24,9 +31,11 @@ import (
 // next).
 var im2colArgs = []string{"cols", "x", "rowCount", "colCount", "kernelRows", "run", "xRow", "colStep", "rowStep", "colsSkip"}
 
-// im2colSpec is one Im2colInterior kernel.
+// im2colSpec is one Im2colInterior kernel, or, with scatter, one
+// Col2imInterior kernel.
 type im2colSpec struct {
 	symbol    string
+	scatter   bool
 	values    map[string]jen.Code
 	what      []string
 	reference string
@@ -36,9 +45,9 @@ func (m im2colSpec) asm() asmFunc {
 	return asmFunc{symbol: m.symbol, args: im2colArgs, counts: im2colArgs[2:], values: m.values}
 }
 
-// im2cols lists the im2col kernels that implement k.
+// im2cols lists the im2col and col2im kernels that implement k.
 func (k Kernel) im2cols() []im2colSpec {
-	if k.Op != Im2colInterior {
+	if k.Op != Im2colInterior && k.Op != Col2imInterior {
 		return nil
 	}
 	c := k.Conv
@@ -46,8 +55,20 @@ func (k Kernel) im2cols() []im2colSpec {
 	C := 4 * c.InC
 	kkc := c.KernelH * c.KernelW * c.InC
 	cols := xhi - xlo
+	what := []string{
+		"cols[oh·OutW+ow][kh][kw][c] = x[oh·StrideH−PadTop+kh][ow·StrideW−PadLeft+kw][c]",
+		"for the output pixels whose windows lie inside the input. The geometry comes",
+		"in the arguments: every such kernel of the package runs this TEXT.",
+	}
+	if k.Op == Col2imInterior {
+		what = []string{
+			"x[oh·StrideH−PadTop+kh][ow·StrideW−PadLeft+kw][c] += cols[oh·OutW+ow][kh][kw][c]",
+			"for the output pixels whose windows lie inside the input, in row-major order.",
+			"The geometry comes in the arguments: every such kernel of the package runs this TEXT.",
+		}
+	}
 	return []im2colSpec{{
-		symbol: k.Name, reference: k.Name + "Go",
+		symbol: k.Name, reference: k.Name + "Go", scatter: k.Op == Col2imInterior,
 		values: map[string]jen.Code{
 			"cols":       jen.Op("&").Id("cols").Index(jen.Lit((ylo*c.OutW + xlo) * kkc)),
 			"x":          jen.Op("&").Id("x").Index(jen.Lit((ylo*c.StrideH-c.PadTop)*c.InW*c.InC + (xlo*c.StrideW-c.PadLeft)*c.InC)),
@@ -60,11 +81,7 @@ func (k Kernel) im2cols() []im2colSpec {
 			"rowStep":    jen.Lit(c.StrideH*c.InW*C - cols*c.StrideW*C),
 			"colsSkip":   jen.Lit((c.OutW - cols) * kkc * 4),
 		},
-		what: []string{
-			"cols[oh·OutW+ow][kh][kw][c] = x[oh·StrideH−PadTop+kh][ow·StrideW−PadLeft+kw][c]",
-			"for the output pixels whose windows lie inside the input. The geometry comes",
-			"in the arguments: every such kernel of the package runs this TEXT.",
-		},
+		what: what,
 	}}
 }
 
@@ -119,10 +136,17 @@ func planIm2col(m im2colSpec, isa isaParams) *flatCtx {
 	b = append(b, poolWindow{Label: colL, Insns: []insn{in("MOVQ", "i2c_x", "i2c_src"), in("MOVQ", arg("kernelRows"), "i2c_kh"), in("TESTQ", "i2c_vecs", "i2c_vecs"), in("JNZ", khL)}})
 	// A run shorter than a vector (a first layer's few input channels)
 	// is one masked copy: its own loop, without the run's bookkeeping.
-	short := poolWindow{Label: shortL, Comment: "runs shorter than a vector: one masked copy each"}
-	if z {
+	// (A scatter adds it into the run instead.)
+	short := poolWindow{Label: shortL, Comment: "runs shorter than a vector: one masked copy (or sum) each"}
+	switch {
+	case z && m.scatter:
+		short.Insns = append(short.Insns, in("VMOVUPS.Z", "(i2c_src)", "K1", v), in("VADDPS.Z", "(i2c_dst)", v, "K1", v), in("VMOVUPS", v, "K1", "(i2c_src)"))
+	case z:
 		short.Insns = append(short.Insns, in("VMOVUPS.Z", "(i2c_src)", "K1", v), in("VMOVUPS", v, "K1", "(i2c_dst)"))
-	} else {
+	case m.scatter:
+		w := isa.reg(1)
+		short.Insns = append(short.Insns, in("VMASKMOVPS", "(i2c_src)", mask, v), in("VMASKMOVPS", "(i2c_dst)", mask, w), in("VADDPS", w, v, v), in("VMASKMOVPS", v, mask, "(i2c_src)"))
+	default:
 		short.Insns = append(short.Insns, in("VMASKMOVPS", "(i2c_src)", mask, v), in("VMASKMOVPS", v, mask, "(i2c_dst)"))
 	}
 	short.Insns = append(short.Insns, in("ADDQ", "i2c_tail", "i2c_dst"), in("ADDQ", arg("xRow"), "i2c_src"), in("DECQ", "i2c_kh"), in("JNZ", shortL), in("JMP", windowL))
@@ -130,15 +154,27 @@ func planIm2col(m im2colSpec, isa isaParams) *flatCtx {
 	b = append(b, poolWindow{Label: khL, Comment: "one run: whole vectors, then the tail", Insns: []insn{
 		in("MOVQ", "i2c_vecs", "i2c_left"), in("XORQ", "i2c_off", "i2c_off"), in("TESTQ", "i2c_left", "i2c_left"), in("JZ", tailL),
 	}})
-	b = append(b, poolWindow{Label: vecL, Insns: []insn{
-		in("VMOVUPS", "(i2c_src)(i2c_off*1)", v), in("VMOVUPS", v, "(i2c_dst)(i2c_off*1)"),
+	// src and dst are x's run and cols' row: a copy from src to dst, or
+	// (scatter) src += dst.
+	const src, dst = "(i2c_src)(i2c_off*1)", "(i2c_dst)(i2c_off*1)"
+	vec := []insn{in("VMOVUPS", src, v), in("VMOVUPS", v, dst)}
+	if m.scatter {
+		vec = []insn{in("VMOVUPS", src, v), in("VADDPS", dst, v, v), in("VMOVUPS", v, src)}
+	}
+	b = append(b, poolWindow{Label: vecL, Insns: append(vec,
 		in("ADDQ", fmt.Sprintf("$%d", vb), "i2c_off"), in("DECQ", "i2c_left"), in("JNZ", vecL),
-	}})
+	)})
 	tail := poolWindow{Label: tailL, Insns: []insn{in("TESTQ", "i2c_tail", "i2c_tail"), in("JZ", nextL)}}
-	if z {
-		tail.Insns = append(tail.Insns, in("VMOVUPS.Z", "(i2c_src)(i2c_off*1)", "K1", v), in("VMOVUPS", v, "K1", "(i2c_dst)(i2c_off*1)"))
-	} else {
-		tail.Insns = append(tail.Insns, in("VMASKMOVPS", "(i2c_src)(i2c_off*1)", mask, v), in("VMASKMOVPS", v, mask, "(i2c_dst)(i2c_off*1)"))
+	switch {
+	case z && m.scatter:
+		tail.Insns = append(tail.Insns, in("VMOVUPS.Z", src, "K1", v), in("VADDPS.Z", dst, v, "K1", v), in("VMOVUPS", v, "K1", src))
+	case z:
+		tail.Insns = append(tail.Insns, in("VMOVUPS.Z", src, "K1", v), in("VMOVUPS", v, "K1", dst))
+	case m.scatter:
+		w := isa.reg(1)
+		tail.Insns = append(tail.Insns, in("VMASKMOVPS", src, mask, v), in("VMASKMOVPS", dst, mask, w), in("VADDPS", w, v, v), in("VMASKMOVPS", v, mask, src))
+	default:
+		tail.Insns = append(tail.Insns, in("VMASKMOVPS", src, mask, v), in("VMASKMOVPS", v, mask, dst))
 	}
 	tail.Insns = append(tail.Insns, in("ADDQ", "i2c_tail", "i2c_off"))
 	b = append(b, tail)
@@ -153,20 +189,27 @@ func planIm2col(m im2colSpec, isa isaParams) *flatCtx {
 	return ctx
 }
 
-// im2colRefBody is the reference of Im2colInterior.
+// im2colRefBody is the reference of Im2colInterior and of
+// Col2imInterior (the same loops, adding each run of cols into x).
 func (k Kernel) im2colRefBody() []jen.Code {
 	c := k.Conv
 	ylo, yhi, xlo, xhi := c.depthwiseInterior()
 	run := c.KernelW * c.InC
 	kkc := c.KernelH * run
+	move := []jen.Code{jen.Copy(jen.Id("cols").Index(jen.Id("dst"), jen.Id("dst").Op("+").Lit(run)), jen.Id("x").Index(jen.Id("src"), jen.Id("src").Op("+").Lit(run)))}
+	if k.Op == Col2imInterior {
+		move = []jen.Code{
+			jen.Id("d").Op(":=").Parens(jen.Op("*").Index(jen.Lit(run)).Float32()).Call(jen.Id("x").Index(jen.Id("src").Op(":"))),
+			jen.Id("r").Op(":=").Parens(jen.Op("*").Index(jen.Lit(run)).Float32()).Call(jen.Id("cols").Index(jen.Id("dst").Op(":"))),
+			jen.For(jen.Id("i").Op(":=").Range().Id("d")).Block(jen.Id("d").Index(jen.Id("i")).Op("+=").Id("r").Index(jen.Id("i"))),
+		}
+	}
+	src := jen.Id("src").Op(":=").Parens(jen.Parens(jen.Id("oh").Op("*").Lit(c.StrideH).Op("-").Lit(c.PadTop).Op("+").Id("kh")).Op("*").Lit(c.InW).Op("+").Id("ow").Op("*").Lit(c.StrideW).Op("-").Lit(c.PadLeft)).Op("*").Lit(c.InC)
+	dst := jen.Id("dst").Op(":=").Parens(jen.Id("oh").Op("*").Lit(c.OutW).Op("+").Id("ow")).Op("*").Lit(kkc).Op("+").Id("kh").Op("*").Lit(run)
 	return []jen.Code{
 		jen.For(jen.Id("oh").Op(":=").Lit(ylo), jen.Id("oh").Op("<").Lit(yhi), jen.Id("oh").Op("++")).Block(
 			jen.For(jen.Id("ow").Op(":=").Lit(xlo), jen.Id("ow").Op("<").Lit(xhi), jen.Id("ow").Op("++")).Block(
-				jen.For(jen.Id("kh").Op(":=").Range().Lit(c.KernelH)).Block(
-					jen.Id("src").Op(":=").Parens(jen.Parens(jen.Id("oh").Op("*").Lit(c.StrideH).Op("-").Lit(c.PadTop).Op("+").Id("kh")).Op("*").Lit(c.InW).Op("+").Id("ow").Op("*").Lit(c.StrideW).Op("-").Lit(c.PadLeft)).Op("*").Lit(c.InC),
-					jen.Id("dst").Op(":=").Parens(jen.Id("oh").Op("*").Lit(c.OutW).Op("+").Id("ow")).Op("*").Lit(kkc).Op("+").Id("kh").Op("*").Lit(run),
-					jen.Copy(jen.Id("cols").Index(jen.Id("dst"), jen.Id("dst").Op("+").Lit(run)), jen.Id("x").Index(jen.Id("src"), jen.Id("src").Op("+").Lit(run))),
-				),
+				jen.For(jen.Id("kh").Op(":=").Range().Lit(c.KernelH)).Block(append([]jen.Code{src, dst}, move...)...),
 			),
 		),
 	}

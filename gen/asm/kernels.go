@@ -193,6 +193,9 @@ func (k Kernel) funcs() []asmFunc {
 	for _, r := range k.reluBacks() {
 		fs = append(fs, r.asm())
 	}
+	for _, a := range k.adds() {
+		fs = append(fs, a.asm())
+	}
 	return fs
 }
 

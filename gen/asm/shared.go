@@ -3,7 +3,8 @@ package asm
 import "fmt"
 
 // Helpers of the kernels that take their shape as arguments
-// (flatCtx.shared): depthwise, window, im2col, batch norm, ReLU.
+// (flatCtx.shared): depthwise, window, im2col and col2im, batch norm,
+// ReLU, add.
 
 // sharedCtx starts the context of such a kernel for one ISA: its header,
 // from f (the TEXT's arguments and Go declaration).

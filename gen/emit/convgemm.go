@@ -37,6 +37,7 @@ const (
 	sufIm2colChunkVec = "Im2colChunkVec"
 	sufDy2colVec      = "Dy2colVec"
 	sufCol2im         = "Col2im"
+	sufCol2imVec      = "Col2imVec"
 	sufForwardGemm    = "ForwardGemm"
 	sufBackwardGemm   = "BackwardGemm"
 	sufDy2col         = "Dy2col"
@@ -142,6 +143,15 @@ func convGemmKernels(s *stage, v *vecStage, reluIn bool) []asm.Kernel {
 		ks = append(ks, paddedOf(transposedWindow(l)).kernel(v.dy2colKernel))
 		v.colsSize += paddedOf(transposedWindow(l)).size
 	}
+	if s.inGrad && !v.transposedConv {
+		// The scatter-add of col2im runs on gen/asm's Col2imInterior,
+		// into a zero-bordered accumulator of its own after the im2col's
+		// (whose border must stay zero), or into dx when the convolution
+		// does not pad.
+		v.col2imKernel = s.base + sufCol2imVec
+		ks = append(ks, paddedOf(windowOf(l)).scatter(v.col2imKernel))
+		v.colsSize += paddedOf(windowOf(l)).size
+	}
 	return ks
 }
 
@@ -175,6 +185,41 @@ func (p padded) kernel(name string) asm.Kernel {
 		InH: p.h, InW: p.w, InC: g.c, KernelH: g.kh, KernelW: g.kw, StrideH: g.sh, StrideW: g.sw,
 		OutH: g.oh, OutW: g.ow, Filters: 1,
 	}}
+}
+
+// scatter is the Col2imInterior kernel of the padded geometry, the
+// inverse of kernel.
+func (p padded) scatter(name string) asm.Kernel {
+	k := p.kernel(name)
+	k.Op = asm.Col2imInterior
+	return k
+}
+
+// col2imBody is the body of a col2im function (dcols, dx[, h][, acc]) on
+// the vector path: the scatter-add of the kernel, pixel by pixel in
+// row-major order (each input adds the entries of the windows that read
+// it in that order), into acc, zeroed, whose interior is then copied to
+// dx (into dx itself, zeroed, when the convolution does not pad), then
+// the ReLU gate on h when gate is set.
+func (p padded) col2imBody(kernel string, size int, gate bool) []jen.Code {
+	var body []jen.Code
+	if p.size == 0 {
+		body = []jen.Code{jen.Op("*").Id("dx").Op("=").Add(floatArr(size)).Values(), jen.Id(kernel).Call(jen.Id("dx"), jen.Id("dcols"))}
+	} else {
+		g := p.g
+		row := g.w * g.c
+		body = []jen.Code{
+			jen.Op("*").Id("acc").Op("=").Add(floatArr(p.size)).Values(),
+			jen.Id(kernel).Call(jen.Id("acc"), jen.Id("dcols")),
+			forN("iy", g.h, jen.Copy(
+				jen.Id("dx").Index(lin(0, term{row, "iy"}), lin(row, term{row, "iy"})),
+				jen.Id("acc").Index(lin((p.top*p.w+p.left)*g.c, term{p.w * g.c, "iy"}), lin((p.top*p.w+p.left)*g.c+row, term{p.w * g.c, "iy"})))),
+		}
+	}
+	if gate {
+		body = append(body, forRange("i", jen.Id("dx"), jen.If(jen.Op("!").Parens(jen.Id("h").Index(jen.Id("i")).Op(">").Lit(0))).Block(jen.Id("dx").Index(jen.Id("i")).Op("=").Lit(0))))
+	}
+	return body
 }
 
 // body is the body of an im2col function (x, cols[, pad]) on the vector
@@ -268,23 +313,6 @@ func (c colGeom) rowView(buf string) jen.Code {
 	return jen.Id("row").Op(":=").Add(arrView(c.kkc, buf, lin(0, term{c.g.ow * c.kkc, "oy"}, term{c.kkc, "ox"})))
 }
 
-// baseOff is `base := ...`, the input offset of the window's top-left tap
-// (negative in the padding).
-func (c colGeom) baseOff() jen.Code {
-	g := c.g
-	return jen.Id("base").Op(":=").Add(lin(-(g.pt*g.w*g.c + g.pl*g.c), term{g.sh * g.w * g.c, "oy"}, term{g.sw * g.c, "ox"}))
-}
-
-// borderHead defines x0, the window's first column, and [lo, hi), the
-// range of kw whose taps fall inside the input.
-func (c colGeom) borderHead() []jen.Code {
-	g := c.g
-	return []jen.Code{
-		jen.Id("x0").Op(":=").Add(lin(-g.pl, term{g.sw, "ox"})),
-		jen.List(jen.Id("lo"), jen.Id("hi")).Op(":=").List(jen.Max(jen.Lit(0), jen.Op("-").Id("x0")), jen.Min(jen.Lit(g.kw), jen.Lit(g.w).Op("-").Id("x0"))),
-	}
-}
-
 func (c colGeom) iyDef() jen.Code {
 	return jen.Id("iy").Op(":=").Add(lin(-c.g.pt, term{c.g.sh, "oy"}, term{1, "kh"}))
 }
@@ -293,48 +321,12 @@ func (c colGeom) iyOut() *jen.Statement {
 	return jen.Id("iy").Op("<").Lit(0).Op("||").Id("iy").Op(">=").Lit(c.g.h)
 }
 
-// atDef is `at := ...`, the input offset of tap (kh, lo).
-func (c colGeom) atDef() jen.Code {
-	return jen.Id("at").Op(":=").Add(c.times(jen.Parens(jen.Id("iy").Op("*").Lit(c.g.w).Op("+").Id("x0").Op("+").Id("lo"))))
-}
-
 // times is e·channels, or e for one channel.
 func (c colGeom) times(e *jen.Statement) *jen.Statement {
 	if c.g.c == 1 {
 		return e
 	}
 	return e.Op("*").Lit(c.g.c)
-}
-
-// col2im is the body of a function that writes to dx the scatter-add of
-// dcols (windows as in im2col), then the ReLU gate on h when gate is set.
-func (c colGeom) col2im(size int, gate bool) []jen.Code {
-	g, run := c.g, c.run
-	addRun := func(d, r string) jen.Code {
-		return forRange("i", jen.Id(d), jen.Id(d).Index(jen.Id("i")).Op("+=").Id(r).Index(jen.Id("i")))
-	}
-	body := []jen.Code{jen.Op("*").Id("dx").Op("=").Add(floatArr(size)).Values()}
-	body = append(body, regions(g, func(border bool) []jen.Code {
-		if !border {
-			return []jen.Code{c.rowView("dcols"), c.baseOff(), forN("kh", g.kh,
-				jen.Id("d").Op(":=").Add(arrView(run, "dx", lin(0, term{1, "base"}, term{g.w * g.c, "kh"}))),
-				jen.Id("r").Op(":=").Add(arrView(run, "row", lin(0, term{run, "kh"}))),
-				addRun("d", "r"),
-			)}
-		}
-		return append(append([]jen.Code{c.rowView("dcols")}, c.borderHead()...), forN("kh", g.kh,
-			c.iyDef(),
-			jen.If(c.iyOut()).Block(jen.Continue()),
-			c.atDef(),
-			jen.Id("r").Op(":=").Id("row").Index(lin(0, term{run, "kh"}).Op("+").Add(c.times(jen.Id("lo"))), lin(0, term{run, "kh"}).Op("+").Add(c.times(jen.Id("hi")))),
-			jen.Id("d").Op(":=").Id("dx").Index(jen.Id("at"), jen.Id("at").Op("+").Len(jen.Id("r"))),
-			addRun("d", "r"),
-		))
-	})...)
-	if gate {
-		body = append(body, forRange("i", jen.Id("dx"), jen.If(jen.Op("!").Parens(jen.Id("h").Index(jen.Id("i")).Op(">").Lit(0))).Block(jen.Id("dx").Index(jen.Id("i")).Op("=").Lit(0))))
-	}
-	return body
 }
 
 // flipFunc emits <layer>Flip, which fills the flipped and transposed
@@ -450,12 +442,15 @@ func (p *plan) convGemm(f *jen.File, s *stage) {
 	imPad := paddedOf(g)
 	// padAt is the offset in cols of the padded inputs: after the group's
 	// matrices (the larger of im2col's and dy2col's), im2col's then
-	// dy2col's.
+	// dy2col's or col2im's accumulator (of im2col's size).
 	padAt := colsSize(s) - imPad.size
 	var dyPad padded
 	if v.transposedConv {
 		dyPad = paddedOf(transposedWindow(l))
 		padAt -= dyPad.size
+	}
+	if v.col2imKernel != "" {
+		padAt -= imPad.size
 	}
 	imParams := []jen.Code{jen.Id("x").Add(ptrFloatArr(inSize)), jen.Id("cols").Add(ptrFloatArr(colsOne))}
 	if imPad.size > 0 {
@@ -556,14 +551,21 @@ func (p *plan) convGemm(f *jen.File, s *stage) {
 	col2im, dy2col, flip := s.base+sufCol2im, s.base+sufDy2col, s.base+sufFlip
 	var inputDoc string
 	if s.inGrad && !v.transposedConv {
-		doc := fmt.Sprintf("%s writes to dx the gradient of one sample's input of %s from dcols, the gradient of its im2col matrix (%s): each input adds the entries of the windows that read it.", col2im, l.Name, im2col)
+		doc := fmt.Sprintf("%s writes to dx the gradient of one sample's input of %s from dcols, the gradient of its im2col matrix (%s): each input adds the entries of the windows that read it, window by window in row-major order (%s)", col2im, l.Name, im2col, v.col2imKernel)
 		params := []jen.Code{jen.Id("dcols").Add(ptrFloatArr(colsOne)), jen.Id("dx").Add(ptrFloatArr(inSize))}
+		if imPad.size > 0 {
+			doc += ", into acc, a zero-bordered copy of dx that holds every window, whose interior is then copied to dx"
+		}
+		doc += "."
 		if v.inputReLU {
 			doc += " It then applies the backward of the ReLU that made the input h: dx = 0 where h ≤ 0."
 			params = append(params, jen.Id("h").Add(ptrFloatArr(inSize)))
 		}
+		if imPad.size > 0 {
+			params = append(params, jen.Id("acc").Add(ptrFloatArr(imPad.size)))
+		}
 		f.Comment(wrapDoc(doc))
-		f.Func().Id(col2im).Params(params...).Block(cg.col2im(inSize, v.inputReLU)...)
+		f.Func().Id(col2im).Params(params...).Block(imPad.col2imBody(v.col2imKernel, inSize, v.inputReLU)...)
 		inputDoc = fmt.Sprintf(", then overwrites cols with their gradient (%s, on the transposed weights wt) and scatters it into dIn (%s)", v.inputGrad, col2im)
 	}
 	if s.inGrad && v.transposedConv {
@@ -615,6 +617,9 @@ func (p *plan) convGemm(f *jen.File, s *stage) {
 		}
 		if v.inputReLU {
 			args = append(args, arrView(inSize, "in", lin(0, term{inSize, "s0"}, term{inSize, "t"})))
+		}
+		if imPad.size > 0 {
+			args = append(args, arrView(imPad.size, "cols", jen.Lit(padAt+imPad.size)))
 		}
 		body = append(body,
 			jen.Id(v.inputGrad).Call(colsRows(colsOne), jen.Id("dy"), jen.Id("wt"), nRows(rows)),

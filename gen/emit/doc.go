@@ -57,10 +57,11 @@
 // each reading the output buffers of the layers it names; flatten aliases
 // its input's buffer. A buffer read by several stages gets its gradient
 // summed: in backward order, the first consumer writes <layer>Grad and the
-// others write <layer>Partial, which addInto adds. An activation is fused
+// others write <layer>Partial, which addInto adds (on gen/asm's Add, the
+// package's addVec, as the add layers sum their inputs). An activation is fused
 // into a conv or dense stage only when it is that layer's one consumer, and
 // a vector input-gradient kernel applies its producer's ReLU gate only when
-// it is the producer's one consumer. add, concat, globalavgpool, relu6,
+// it is the producer's one consumer. concat, globalavgpool, relu6,
 // leaky_relu, dropout and grouped (depthwise) convolutions run Go kernels on
 // every path, as do conv and dense layers without a bias (the vector kernels
 // all add one). A network without softmax is a regression network: its
@@ -93,11 +94,14 @@
 // buffer (contiguous kernel rows copied, zeros for padding), gen/asm's dense
 // GEMMs compute the output (HWC already), the weight and bias gradients and
 // the gradient of the im2col matrix, and <layer>Col2im scatter-adds that
-// into the input gradient, applying the producer's ReLU gate. A stride-1
+// into the input gradient (gen/asm's Col2imInterior, <layer>Col2imVec,
+// window by window in row-major order, into a zero-bordered accumulator
+// at the end of <layer>Cols whose interior it then copies out), applying
+// the producer's ReLU gate. A stride-1
 // convolution with at least 16 input channels instead computes its input
 // gradient as a convolution of the output gradient with the flipped weights
 // (<layer>Dy2col gathers, one DenseBackwardInput GEMM with the gate fused,
-// on weights that <layer>Flip lays out), which avoids the scalar scatter.
+// on weights that <layer>Flip lays out), which avoids the scatter.
 // Each Forward, Backward and Logits call reads runtime.ActiveISA once: on
 // PureGo every stage runs the emitter's Go kernels (gen/asm's pure-Go
 // references are then never called by the model: they stay only as the
@@ -154,11 +158,12 @@
 // <layer>PixelGrad, <layer>ActGrad, vector kernels <layer>ForwardVec,
 // <layer>ForwardOneVec, <layer>WeightGradVec, <layer>InputGradVec,
 // <layer>InteriorVec, <layer>WindowVec, <layer>WindowGradVec,
-// <layer>Im2colVec, <layer>Dy2colVec, <layer>AffineVec,
-// <layer>AffineReLUVec, <layer>MomentsVec, <layer>SumsVec,
-// <layer>NormGradVec, <layer>SumVec (and the names gen/asm
-// derives from them by appending Go, AVX2, AVX512, Pack, Transpose,
-// Weights…, Bias…) and the package's reluVec and reluGradVec, the
+// <layer>Im2colVec, <layer>Im2colChunkVec, <layer>Dy2colVec,
+// <layer>Col2imVec, <layer>AffineVec, <layer>AffineReLUVec,
+// <layer>MomentsVec, <layer>SumsVec, <layer>NormGradVec, <layer>SumVec (and
+// the names gen/asm derives from them by appending Go, AVX2, AVX512, Pack,
+// Transpose, Weights…, Bias…) and the package's reluVec, reluGradVec and
+// addVec, the
 // depthwise vector path's <layer>PixelVec, <layer>PixelGradVec,
 // <layer>BackwardVec and <layer>ForwardRowsVec, Frozen's in-place
 // activations <layer>InPlace and convolutions with their ReLU

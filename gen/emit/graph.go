@@ -9,8 +9,9 @@ import (
 
 // The kernels of the graph layers (add, concat, global average pooling,
 // dropout), of grouped convolutions and of the activations that are never
-// fused (relu6, leaky_relu), all on the pure-Go path, and the helpers for
-// layers without a bias.
+// fused (relu6, leaky_relu), all on the pure-Go path except add's sums
+// (gen/asm's Add, whose paths give Go's bits), and the helpers for layers
+// without a bias.
 
 // biasParam is the parameter `name *[size]float32` of a conv or dense
 // kernel, or nothing when the layer has no bias.
@@ -234,25 +235,35 @@ func (p *plan) globalPoolBackward(f *jen.File, s *stage) {
 }
 
 // addForward emits <l>Forward of add: out = in0 + in1 + … (added in input
-// order). Its backward needs no kernel: every input's gradient is the
-// output's, which the backward pass copies.
+// order, on gen/asm's Add: Go's float32 sums on every path). Its backward
+// needs no kernel: every input's gradient is the output's, which the
+// backward pass copies.
 func (p *plan) addForward(f *jen.File, s *stage) {
 	l := s.layer
 	size := l.Out.Size()
 	fn := s.base + "Forward"
-	f.Comment(wrapDoc(fmt.Sprintf("%s computes %s for the first n samples of a tile: out is the sum of the %d inputs, added in input order.", fn, describe(s), len(s.ins))))
+	f.Comment(wrapDoc(fmt.Sprintf("%s computes %s for the first n samples of a tile: out is the sum of the %d inputs, added in input order (%s).", fn, describe(s), len(s.ins), addVec)))
 	params := []jen.Code{jen.Id("n").Int()}
-	sum := jen.Id(inName(0)).Index(jen.Id("i"))
 	for k := range s.ins {
 		params = append(params, jen.Id(inName(k)).Add(tileArr(size)))
-		if k > 0 {
-			sum = sum.Op("+").Id(inName(k)).Index(jen.Id("i"))
-		}
 	}
 	params = append(params, jen.Id("out").Add(tileArr(size)))
-	f.Func().Id(fn).Params(params...).Block(
-		forRange("i", jen.Id("out").Index(jen.Empty(), jen.Id("n").Op("*").Lit(size)), jen.Id("out").Index(jen.Id("i")).Op("=").Add(sum)),
-	)
+	f.Func().Id(fn).Params(params...).Block(addSum(len(s.ins), func(buf string) jen.Code {
+		return jen.Id(buf).Index(jen.Empty(), jen.Id("n").Op("*").Lit(size))
+	})...)
+}
+
+// addSum is out = in0 + in1 + … of count inputs, added in input order on
+// addVec (a copy of in0 for one input); view gives the part of a buffer.
+func addSum(count int, view func(buf string) jen.Code) []jen.Code {
+	if count == 1 {
+		return []jen.Code{jen.Copy(view("out"), view(inName(0)))}
+	}
+	code := []jen.Code{jen.Id(addVec).Call(view("out"), view(inName(0)), view(inName(1)))}
+	for k := 2; k < count; k++ {
+		code = append(code, jen.Id(addVec).Call(view("out"), view("out"), view(inName(k))))
+	}
+	return code
 }
 
 // concatForward emits <l>Forward of concat: each output pixel holds the

@@ -87,10 +87,10 @@ func (p *plan) kernelsFile(f *jen.File) {
 	p.lossFunc(f)
 	p.mathHelpers(f)
 	if p.hasPartial() {
-		f.Comment(wrapDoc("addInto adds src to dst, value by value: the gradient of a layer's output that feeds several layers is the sum of their shares."))
+		f.Comment(wrapDoc("addInto adds src to dst, value by value (dst + src, on " + addVec + "): the gradient of a layer's output that feeds several layers is the sum of their shares."))
 		f.Func().Id("addInto").Params(jen.List(jen.Id("dst"), jen.Id("src")).Index().Float32()).Block(
 			jen.Id("dst").Op("=").Id("dst").Index(jen.Empty(), jen.Len(jen.Id("src"))),
-			forRange("i", jen.Id("src"), jen.Id("dst").Index(jen.Id("i")).Op("+=").Id("src").Index(jen.Id("i"))),
+			jen.Id(addVec).Call(jen.Id("dst"), jen.Id("dst"), jen.Id("src")),
 		)
 	}
 }

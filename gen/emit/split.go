@@ -172,16 +172,12 @@ func (p *plan) partKernels(f *jen.File) {
 			if s.layer.Kind == runtime.Add {
 				f.Comment(wrapDoc(fmt.Sprintf("%s computes the values out of %s from the same values of its inputs, as %sForward does: a part of Frozen's split one-sample forward.", fn, describe(s), s.base)))
 				var params []jen.Code
-				sum := id(inName(0)).Index(id("i"))
 				for k := range s.ins {
 					params = append(params, id(inName(k)))
-					if k > 0 {
-						sum = sum.Op("+").Id(inName(k)).Index(id("i"))
-					}
 				}
 				params = append(params, id("out"))
 				f.Func().Id(fn).Params(jen.List(params...).Index().Float32()).Block(
-					forRange("i", id("out"), id("out").Index(id("i")).Op("=").Add(sum)),
+					addSum(len(s.ins), func(buf string) jen.Code { return id(buf) })...,
 				)
 				break
 			}

@@ -28,7 +28,8 @@ import (
 // WindowGradVec, and gen/asm's derived Go, AVX2, AVX512, Pack, Transpose,
 // Weights…, Bias…; the im2col path adds
 // Im2col, Col2im, Dy2col, Flip, ForwardGemm, BackwardGemm and the buffer
-// Cols), so distinct layers never collide.
+// Cols, whose kernels are Im2colVec, Dy2colVec and Col2imVec), so distinct
+// layers never collide.
 type vecStage struct {
 	// forward is the batch forward kernel (conv, dense, max pool);
 	// forwardOne the one-sample dense GEMV used by Model.Logits.
@@ -93,6 +94,10 @@ type vecStage struct {
 	// Im2colInterior kernel.
 	chunkRows   int
 	chunkKernel string
+	// col2imKernel is the gen/asm Col2imInterior kernel of an im2col
+	// stage's <layer>Col2im (the input gradient through dcols), "" for
+	// a transposed-convolution input gradient or none.
+	col2imKernel string
 }
 
 // Vector kernel name suffixes (see vecStage).
@@ -120,6 +125,9 @@ const (
 	// identifier ends in Vec alone).
 	reluVec     = "reluVec"
 	reluGradVec = "reluGradVec"
+	// addVec is the one Add kernel of a package: the add layers' sums and
+	// addInto's (the gradient shares of a layer's output).
+	addVec = "addVec"
 )
 
 // planVector chooses the vector kernels of every stage and returns the
@@ -303,6 +311,9 @@ func (p *plan) planVector(pkg string) []asm.Kernel {
 	if grad {
 		all = append(all, asm.Kernel{Op: asm.ReLUBackward, Name: reluGradVec})
 	}
+	if p.usesAddVec() {
+		all = append(all, asm.Kernel{Op: asm.Add, Name: addVec})
+	}
 	// A vector stage with a fused activation masks its own output gradient
 	// unless the stage after it does.
 	for _, s := range p.stages {
@@ -313,6 +324,17 @@ func (p *plan) planVector(pkg string) []asm.Kernel {
 		s.vec.actGrad = !(next != nil && next.vec != nil && next.vec.inputReLU)
 	}
 	return all
+}
+
+// usesAddVec says whether the package calls addVec: it has an add layer,
+// or a gradient summed from shares (addInto).
+func (p *plan) usesAddVec() bool {
+	for _, s := range p.stages {
+		if s.layer.Kind == runtime.Add {
+			return true
+		}
+	}
+	return p.hasPartial()
 }
 
 // maxUnrolledConvAsm bounds the assembly of one convolution's direct

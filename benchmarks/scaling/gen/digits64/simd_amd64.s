@@ -1004,7 +1004,7 @@ conv1Im2colVec_col:
 	JNZ conv1Im2colVec_kh
 
 conv1Im2colVec_short:
-	// runs shorter than a vector: one masked copy each
+	// runs shorter than a vector: one masked copy (or sum) each
 	VMASKMOVPS (i2c_src), Y15, Y0
 	VMASKMOVPS Y0, Y15, (i2c_dst)
 	ADDQ i2c_tail, i2c_dst
@@ -1081,7 +1081,7 @@ conv1Im2colVec_col:
 	JNZ conv1Im2colVec_kh
 
 conv1Im2colVec_short:
-	// runs shorter than a vector: one masked copy each
+	// runs shorter than a vector: one masked copy (or sum) each
 	VMOVUPS.Z (i2c_src), K1, Z0
 	VMOVUPS Z0, K1, (i2c_dst)
 	ADDQ i2c_tail, i2c_dst

@@ -848,22 +848,11 @@ func conv2ForwardGemm(n int, in *[Tile * 1176]float32, out *[Tile * 1600]float32
 
 // conv2Col2im writes to dx the gradient of one sample's input of conv2 from
 // dcols, the gradient of its im2col matrix (conv2Im2col): each input adds the
-// entries of the windows that read it.
+// entries of the windows that read it, window by window in row-major order
+// (conv2Col2imVec).
 func conv2Col2im(dcols *[15000]float32, dx *[1176]float32) {
 	*dx = [1176]float32{}
-	for oy := 0; oy < 10; oy++ {
-		for ox := 0; ox < 10; ox++ {
-			row := (*[150]float32)(dcols[oy*1500+ox*150:])
-			base := oy*84 + ox*6
-			for kh := 0; kh < 5; kh++ {
-				d := (*[30]float32)(dx[base+kh*84:])
-				r := (*[30]float32)(row[kh*30:])
-				for i := range d {
-					d[i] += r[i]
-				}
-			}
-		}
-	}
+	conv2Col2imVec(dx, dcols)
 }
 
 // conv2BackwardGemm runs the backward pass of conv2 (conv2d 5x5, 16 filters,

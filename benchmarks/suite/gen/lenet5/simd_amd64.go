@@ -320,6 +320,33 @@ func conv2Im2colVec(cols *[100 * 150]float32, x *[14 * 14 * 6]float32) {
 	}
 }
 
+// conv2Col2imVecAVX2 is the AVX2 path of conv2Col2imVec (simd_amd64.s).
+//
+//go:noescape
+func conv2Col2imVecAVX2(cols, x *float32, rowCount, colCount, kernelRows, run, xRow, colStep, rowStep, colsSkip int)
+
+// conv2Col2imVecAVX512 is the AVX512 path of conv2Col2imVec (simd_amd64.s).
+//
+//go:noescape
+func conv2Col2imVecAVX512(cols, x *float32, rowCount, colCount, kernelRows, run, xRow, colStep, rowStep, colsSkip int)
+
+// conv2Col2imVec computes, for 14x14x6 inputs, 5x5 kernels at stride 1,1 with padding 0,0 (top, left) and 10x10x1 outputs:
+//
+//	x[oh·StrideH−PadTop+kh][ow·StrideW−PadLeft+kw][c] += cols[oh·OutW+ow][kh][kw][c]
+//	for oh in [0, 10), ow in [0, 10), pixel by pixel in row-major order (the rest of x is left as it is)
+//
+// It runs the path runtime.ActiveISA names.
+func conv2Col2imVec(x *[14 * 14 * 6]float32, cols *[100 * 150]float32) {
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		conv2Col2imVecAVX512(&cols[0], &x[0], 10, 10, 5, 120, 336, 24, 96, 0)
+	case runtime.AVX2:
+		conv2Col2imVecAVX2(&cols[0], &x[0], 10, 10, 5, 120, 336, 24, 96, 0)
+	default:
+		conv2Col2imVecGo(x, cols)
+	}
+}
+
 // pool2ForwardVecAVX2 is the AVX2 path of pool2ForwardVec (simd_amd64.s).
 //
 //go:noescape

@@ -850,7 +850,7 @@ conv1Im2colVec_col:
 	JNZ conv1Im2colVec_kh
 
 conv1Im2colVec_short:
-	// runs shorter than a vector: one masked copy each
+	// runs shorter than a vector: one masked copy (or sum) each
 	VMASKMOVPS (i2c_src), Y15, Y0
 	VMASKMOVPS Y0, Y15, (i2c_dst)
 	ADDQ i2c_tail, i2c_dst
@@ -927,7 +927,7 @@ conv1Im2colVec_col:
 	JNZ conv1Im2colVec_kh
 
 conv1Im2colVec_short:
-	// runs shorter than a vector: one masked copy each
+	// runs shorter than a vector: one masked copy (or sum) each
 	VMOVUPS.Z (i2c_src), K1, Z0
 	VMOVUPS Z0, K1, (i2c_dst)
 	ADDQ i2c_tail, i2c_dst
@@ -2514,6 +2514,165 @@ conv2InputGradVecTransposeAVX512_rows144:
 	ADDQ $2560, c_row
 	DECQ rows
 	JNZ conv2InputGradVecTransposeAVX512_rows144
+	VZEROUPPER
+	RET
+
+// func conv2Col2imVecAVX2(cols, x *float32, rowCount, colCount, kernelRows, run, xRow, colStep, rowStep, colsSkip int)
+// Requires: AVX, AVX2, FMA3
+//
+// x[oh·StrideH−PadTop+kh][ow·StrideW−PadLeft+kw][c] += cols[oh·OutW+ow][kh][kw][c]
+// Reference: conv2Col2imVecGo.
+TEXT ·conv2Col2imVecAVX2(SB), NOSPLIT, $0-80
+	MOVQ cols+0(FP), i2c_dst
+	MOVQ x+8(FP), i2c_x
+	MOVQ rowCount+16(FP), i2c_rows
+	MOVQ run+40(FP), i2c_vecs
+	MOVQ i2c_vecs, i2c_tail
+	SHRQ $5, i2c_vecs
+	ANDQ $31, i2c_tail
+	LEAQ tailmask<>+32(SB), AX // the tail's mask: tailmask<>+32−tail
+	SUBQ i2c_tail, AX
+	VMOVUPS (AX), Y15
+
+conv2Col2imVec_row:
+	MOVQ colCount+24(FP), i2c_cols
+
+conv2Col2imVec_col:
+	MOVQ i2c_x, i2c_src
+	MOVQ kernelRows+32(FP), i2c_kh
+	TESTQ i2c_vecs, i2c_vecs
+	JNZ conv2Col2imVec_kh
+
+conv2Col2imVec_short:
+	// runs shorter than a vector: one masked copy (or sum) each
+	VMASKMOVPS (i2c_src), Y15, Y0
+	VMASKMOVPS (i2c_dst), Y15, Y1
+	VADDPS Y1, Y0, Y0
+	VMASKMOVPS Y0, Y15, (i2c_src)
+	ADDQ i2c_tail, i2c_dst
+	ADDQ xRow+48(FP), i2c_src
+	DECQ i2c_kh
+	JNZ conv2Col2imVec_short
+	JMP conv2Col2imVec_window
+
+conv2Col2imVec_kh:
+	// one run: whole vectors, then the tail
+	MOVQ i2c_vecs, i2c_left
+	XORQ i2c_off, i2c_off
+	TESTQ i2c_left, i2c_left
+	JZ conv2Col2imVec_tail
+
+conv2Col2imVec_vec:
+	VMOVUPS (i2c_src)(i2c_off*1), Y0
+	VADDPS (i2c_dst)(i2c_off*1), Y0, Y0
+	VMOVUPS Y0, (i2c_src)(i2c_off*1)
+	ADDQ $32, i2c_off
+	DECQ i2c_left
+	JNZ conv2Col2imVec_vec
+
+conv2Col2imVec_tail:
+	TESTQ i2c_tail, i2c_tail
+	JZ conv2Col2imVec_next
+	VMASKMOVPS (i2c_src)(i2c_off*1), Y15, Y0
+	VMASKMOVPS (i2c_dst)(i2c_off*1), Y15, Y1
+	VADDPS Y1, Y0, Y0
+	VMASKMOVPS Y0, Y15, (i2c_src)(i2c_off*1)
+	ADDQ i2c_tail, i2c_off
+
+conv2Col2imVec_next:
+	ADDQ i2c_off, i2c_dst
+	ADDQ xRow+48(FP), i2c_src
+	DECQ i2c_kh
+	JNZ conv2Col2imVec_kh
+
+conv2Col2imVec_window:
+	ADDQ colStep+56(FP), i2c_x
+	DECQ i2c_cols
+	JNZ conv2Col2imVec_col
+	ADDQ rowStep+64(FP), i2c_x
+	ADDQ colsSkip+72(FP), i2c_dst
+	DECQ i2c_rows
+	JNZ conv2Col2imVec_row
+	VZEROUPPER
+	RET
+
+// func conv2Col2imVecAVX512(cols, x *float32, rowCount, colCount, kernelRows, run, xRow, colStep, rowStep, colsSkip int)
+// Requires: AVX512F
+//
+// x[oh·StrideH−PadTop+kh][ow·StrideW−PadLeft+kw][c] += cols[oh·OutW+ow][kh][kw][c]
+// Reference: conv2Col2imVecGo.
+TEXT ·conv2Col2imVecAVX512(SB), NOSPLIT, $0-80
+	MOVQ cols+0(FP), i2c_dst
+	MOVQ x+8(FP), i2c_x
+	MOVQ rowCount+16(FP), i2c_rows
+	MOVQ run+40(FP), i2c_vecs
+	MOVQ i2c_vecs, i2c_tail
+	SHRQ $6, i2c_vecs
+	ANDQ $63, i2c_tail
+	MOVQ i2c_tail, CX // K1: the tail's lanes
+	SHRQ $2, CX
+	MOVL $1, AX
+	SHLL CX, AX
+	DECL AX
+	KMOVW AX, K1
+
+conv2Col2imVec_row:
+	MOVQ colCount+24(FP), i2c_cols
+
+conv2Col2imVec_col:
+	MOVQ i2c_x, i2c_src
+	MOVQ kernelRows+32(FP), i2c_kh
+	TESTQ i2c_vecs, i2c_vecs
+	JNZ conv2Col2imVec_kh
+
+conv2Col2imVec_short:
+	// runs shorter than a vector: one masked copy (or sum) each
+	VMOVUPS.Z (i2c_src), K1, Z0
+	VADDPS.Z (i2c_dst), Z0, K1, Z0
+	VMOVUPS Z0, K1, (i2c_src)
+	ADDQ i2c_tail, i2c_dst
+	ADDQ xRow+48(FP), i2c_src
+	DECQ i2c_kh
+	JNZ conv2Col2imVec_short
+	JMP conv2Col2imVec_window
+
+conv2Col2imVec_kh:
+	// one run: whole vectors, then the tail
+	MOVQ i2c_vecs, i2c_left
+	XORQ i2c_off, i2c_off
+	TESTQ i2c_left, i2c_left
+	JZ conv2Col2imVec_tail
+
+conv2Col2imVec_vec:
+	VMOVUPS (i2c_src)(i2c_off*1), Z0
+	VADDPS (i2c_dst)(i2c_off*1), Z0, Z0
+	VMOVUPS Z0, (i2c_src)(i2c_off*1)
+	ADDQ $64, i2c_off
+	DECQ i2c_left
+	JNZ conv2Col2imVec_vec
+
+conv2Col2imVec_tail:
+	TESTQ i2c_tail, i2c_tail
+	JZ conv2Col2imVec_next
+	VMOVUPS.Z (i2c_src)(i2c_off*1), K1, Z0
+	VADDPS.Z (i2c_dst)(i2c_off*1), Z0, K1, Z0
+	VMOVUPS Z0, K1, (i2c_src)(i2c_off*1)
+	ADDQ i2c_tail, i2c_off
+
+conv2Col2imVec_next:
+	ADDQ i2c_off, i2c_dst
+	ADDQ xRow+48(FP), i2c_src
+	DECQ i2c_kh
+	JNZ conv2Col2imVec_kh
+
+conv2Col2imVec_window:
+	ADDQ colStep+56(FP), i2c_x
+	DECQ i2c_cols
+	JNZ conv2Col2imVec_col
+	ADDQ rowStep+64(FP), i2c_x
+	ADDQ colsSkip+72(FP), i2c_dst
+	DECQ i2c_rows
+	JNZ conv2Col2imVec_row
 	VZEROUPPER
 	RET
 

@@ -97,6 +97,16 @@ func conv2Im2colVec(cols *[100 * 150]float32, x *[14 * 14 * 6]float32) {
 	conv2Im2colVecGo(cols, x)
 }
 
+// conv2Col2imVec computes, for 14x14x6 inputs, 5x5 kernels at stride 1,1 with padding 0,0 (top, left) and 10x10x1 outputs:
+//
+//	x[oh·StrideH−PadTop+kh][ow·StrideW−PadLeft+kw][c] += cols[oh·OutW+ow][kh][kw][c]
+//	for oh in [0, 10), ow in [0, 10), pixel by pixel in row-major order (the rest of x is left as it is)
+//
+// This build has no assembly: it runs the reference.
+func conv2Col2imVec(x *[14 * 14 * 6]float32, cols *[100 * 150]float32) {
+	conv2Col2imVecGo(x, cols)
+}
+
 // pool2ForwardVec computes, for 10x10x16 inputs, 2x2 windows at stride 2,2 with padding 0,0 (top, left) and 5x5 outputs:
 //
 //	y[s][oh][ow][c] = max_{kh,kw} x[s][ih][iw][c]   for s < n (NaN if a tap is NaN),

@@ -226,6 +226,26 @@ func conv2Im2colVecGo(cols *[100 * 150]float32, x *[14 * 14 * 6]float32) {
 	}
 }
 
+// conv2Col2imVecGo is the pure-Go reference of conv2Col2imVec:
+//
+//	x[oh·StrideH−PadTop+kh][ow·StrideW−PadLeft+kw][c] += cols[oh·OutW+ow][kh][kw][c]
+//	for oh in [0, 10), ow in [0, 10), pixel by pixel in row-major order (the rest of x is left as it is)
+func conv2Col2imVecGo(x *[14 * 14 * 6]float32, cols *[100 * 150]float32) {
+	for oh := 0; oh < 10; oh++ {
+		for ow := 0; ow < 10; ow++ {
+			for kh := range 5 {
+				src := ((oh*1-0+kh)*14 + ow*1 - 0) * 6
+				dst := (oh*10+ow)*150 + kh*30
+				d := (*[30]float32)(x[src:])
+				r := (*[30]float32)(cols[dst:])
+				for i := range d {
+					d[i] += r[i]
+				}
+			}
+		}
+	}
+}
+
 // pool2ForwardVecGo is the pure-Go reference of pool2ForwardVec:
 //
 //	y[s][oh][ow][c] = max_{kh,kw} x[s][ih][iw][c]   for s < n (NaN if a tap is NaN),

@@ -443,9 +443,7 @@ func block1_conv2Im2colRows(x *[16384]float32, cols *[147456]float32, lo, hi int
 // 32x32x16) from the same values of its inputs, as block1_addForward does: a
 // part of Frozen's split one-sample forward.
 func block1_addForwardPart(in0, in1, out []float32) {
-	for i := range out {
-		out[i] = in0[i] + in1[i]
-	}
+	addVec(out, in0, in1)
 }
 
 // block2_conv1Im2colRows writes the rows of output rows [lo, hi) of the im2col
@@ -530,9 +528,7 @@ func block2_shortcutIm2colRows(x *[16384]float32, cols *[4096]float32, lo, hi in
 // 16x16x32) from the same values of its inputs, as block2_addForward does: a
 // part of Frozen's split one-sample forward.
 func block2_addForwardPart(in0, in1, out []float32) {
-	for i := range out {
-		out[i] = in0[i] + in1[i]
-	}
+	addVec(out, in0, in1)
 }
 
 // block3_conv1Im2colRows writes the rows of output rows [lo, hi) of the im2col
@@ -617,9 +613,7 @@ func block3_shortcutIm2colRows(x *[8192]float32, cols *[2048]float32, lo, hi int
 // from the same values of its inputs, as block3_addForward does: a part of
 // Frozen's split one-sample forward.
 func block3_addForwardPart(in0, in1, out []float32) {
-	for i := range out {
-		out[i] = in0[i] + in1[i]
-	}
+	addVec(out, in0, in1)
 }
 
 // partSpan returns part's share [lo, hi) of size values cut into parts, at

@@ -1242,11 +1242,10 @@ func block1_bn2Backward(n int, in, dOut, dIn *[Tile * 16384]float32, mean, inv, 
 }
 
 // block1_addForward computes block1_add (add on 32x32x16) for the first n
-// samples of a tile: out is the sum of the 2 inputs, added in input order.
+// samples of a tile: out is the sum of the 2 inputs, added in input order
+// (addVec).
 func block1_addForward(n int, in0 *[Tile * 16384]float32, in1 *[Tile * 16384]float32, out *[Tile * 16384]float32) {
-	for i := range out[:n*16384] {
-		out[i] = in0[i] + in1[i]
-	}
+	addVec(out[:n*16384], in0[:n*16384], in1[:n*16384])
 }
 
 // block1_relu2Forward computes block1_relu2 (relu on 32x32x16) elementwise for
@@ -2195,11 +2194,10 @@ func block2_shortcutBackward(n int, in *[Tile * 16384]float32, out *[Tile * 8192
 }
 
 // block2_addForward computes block2_add (add on 16x16x32) for the first n
-// samples of a tile: out is the sum of the 2 inputs, added in input order.
+// samples of a tile: out is the sum of the 2 inputs, added in input order
+// (addVec).
 func block2_addForward(n int, in0 *[Tile * 8192]float32, in1 *[Tile * 8192]float32, out *[Tile * 8192]float32) {
-	for i := range out[:n*8192] {
-		out[i] = in0[i] + in1[i]
-	}
+	addVec(out[:n*8192], in0[:n*8192], in1[:n*8192])
 }
 
 // block2_relu2Forward computes block2_relu2 (relu on 16x16x32) elementwise for
@@ -3148,11 +3146,10 @@ func block3_shortcutBackward(n int, in *[Tile * 8192]float32, out *[Tile * 4096]
 }
 
 // block3_addForward computes block3_add (add on 8x8x64) for the first n
-// samples of a tile: out is the sum of the 2 inputs, added in input order.
+// samples of a tile: out is the sum of the 2 inputs, added in input order
+// (addVec).
 func block3_addForward(n int, in0 *[Tile * 4096]float32, in1 *[Tile * 4096]float32, out *[Tile * 4096]float32) {
-	for i := range out[:n*4096] {
-		out[i] = in0[i] + in1[i]
-	}
+	addVec(out[:n*4096], in0[:n*4096], in1[:n*4096])
 }
 
 // block3_relu2Forward computes block3_relu2 (relu on 8x8x64) elementwise for
@@ -3612,7 +3609,7 @@ func block2_conv1Im2col(x *[16384]float32, cols *[36864]float32, pad *[17424]flo
 // rows of the im2col matrix (block2_conv1Im2colChunkVec) times the weights
 // [144][32] plus the bias (block2_conv1ForwardVec), so that the rows stay in
 // cache from the copy to the GEMM. cols is the worker's scratch buffer.
-func block2_conv1ForwardGemm(n int, in *[Tile * 16384]float32, out *[Tile * 8192]float32, cols *[54288]float32, w *[4608]float32, b *[32]float32) {
+func block2_conv1ForwardGemm(n int, in *[Tile * 16384]float32, out *[Tile * 8192]float32, cols *[71712]float32, w *[4608]float32, b *[32]float32) {
 	for s := 0; s < n; s++ {
 		x := (*[16384]float32)(in[s*16384:])
 		pad := (*[17424]float32)(cols[36864:])
@@ -3630,7 +3627,7 @@ func block2_conv1ForwardGemm(n int, in *[Tile * 16384]float32, out *[Tile * 8192
 // block2_conv1ForwardReLU is block2_conv1ForwardGemm followed by block2_relu1
 // in place, for Frozen's forward: the ReLU runs on each chunk's outputs right
 // after its GEMM.
-func block2_conv1ForwardReLU(n int, in *[Tile * 16384]float32, out *[Tile * 8192]float32, cols *[54288]float32, w *[4608]float32, b *[32]float32) {
+func block2_conv1ForwardReLU(n int, in *[Tile * 16384]float32, out *[Tile * 8192]float32, cols *[71712]float32, w *[4608]float32, b *[32]float32) {
 	for s := 0; s < n; s++ {
 		x := (*[16384]float32)(in[s*16384:])
 		pad := (*[17424]float32)(cols[36864:])
@@ -3649,57 +3646,14 @@ func block2_conv1ForwardReLU(n int, in *[Tile * 16384]float32, out *[Tile * 8192
 // block2_conv1Col2im writes to dx the gradient of one sample's input of
 // block2_conv1 from dcols, the gradient of its im2col matrix
 // (block2_conv1Im2col): each input adds the entries of the windows that read
-// it.
-func block2_conv1Col2im(dcols *[36864]float32, dx *[16384]float32) {
-	*dx = [16384]float32{}
-	for oy := 0; oy < 15; oy++ {
-		for ox := 0; ox < 15; ox++ {
-			row := (*[144]float32)(dcols[oy*2304+ox*144:])
-			base := oy*1024 + ox*32
-			for kh := 0; kh < 3; kh++ {
-				d := (*[48]float32)(dx[base+kh*512:])
-				r := (*[48]float32)(row[kh*48:])
-				for i := range d {
-					d[i] += r[i]
-				}
-			}
-		}
-		for ox := 15; ox < 16; ox++ {
-			row := (*[144]float32)(dcols[oy*2304+ox*144:])
-			x0 := ox * 2
-			lo, hi := max(0, -x0), min(3, 32-x0)
-			for kh := 0; kh < 3; kh++ {
-				iy := oy*2 + kh
-				if iy < 0 || iy >= 32 {
-					continue
-				}
-				at := (iy*32 + x0 + lo) * 16
-				r := row[kh*48+lo*16 : kh*48+hi*16]
-				d := dx[at : at+len(r)]
-				for i := range d {
-					d[i] += r[i]
-				}
-			}
-		}
-	}
-	for oy := 15; oy < 16; oy++ {
-		for ox := 0; ox < 16; ox++ {
-			row := (*[144]float32)(dcols[oy*2304+ox*144:])
-			x0 := ox * 2
-			lo, hi := max(0, -x0), min(3, 32-x0)
-			for kh := 0; kh < 3; kh++ {
-				iy := oy*2 + kh
-				if iy < 0 || iy >= 32 {
-					continue
-				}
-				at := (iy*32 + x0 + lo) * 16
-				r := row[kh*48+lo*16 : kh*48+hi*16]
-				d := dx[at : at+len(r)]
-				for i := range d {
-					d[i] += r[i]
-				}
-			}
-		}
+// it, window by window in row-major order (block2_conv1Col2imVec), into acc, a
+// zero-bordered copy of dx that holds every window, whose interior is then
+// copied to dx.
+func block2_conv1Col2im(dcols *[36864]float32, dx *[16384]float32, acc *[17424]float32) {
+	*acc = [17424]float32{}
+	block2_conv1Col2imVec(acc, dcols)
+	for iy := 0; iy < 32; iy++ {
+		copy(dx[iy*512:iy*512+512], acc[iy*528:iy*528+512])
 	}
 }
 
@@ -3711,7 +3665,7 @@ func block2_conv1Col2im(dcols *[36864]float32, dx *[16384]float32) {
 // (block2_conv1WeightGradVec), then overwrites cols with their gradient
 // (block2_conv1InputGradVec, on the transposed weights wt) and scatters it
 // into dIn (block2_conv1Col2im).
-func block2_conv1BackwardGemm(n int, in *[Tile * 16384]float32, dOut *[Tile * 8192]float32, dIn *[Tile * 16384]float32, cols *[54288]float32, wt *[4608]float32, dw *[4608]float32, db *[32]float32) {
+func block2_conv1BackwardGemm(n int, in *[Tile * 16384]float32, dOut *[Tile * 8192]float32, dIn *[Tile * 16384]float32, cols *[71712]float32, wt *[4608]float32, dw *[4608]float32, db *[32]float32) {
 	for s0 := 0; s0 < n; s0 += 1 {
 		k := min(1, n-s0)
 		for t := 0; t < k; t++ {
@@ -3721,7 +3675,7 @@ func block2_conv1BackwardGemm(n int, in *[Tile * 16384]float32, dOut *[Tile * 81
 		block2_conv1WeightGradVec(dw, db, cols[:k*36864], dy, k*256)
 		block2_conv1InputGradVec(cols[:k*36864], dy, wt, k*256)
 		for t := 0; t < k; t++ {
-			block2_conv1Col2im((*[36864]float32)(cols[t*36864:]), (*[16384]float32)(dIn[s0*16384+t*16384:]))
+			block2_conv1Col2im((*[36864]float32)(cols[t*36864:]), (*[16384]float32)(dIn[s0*16384+t*16384:]), (*[17424]float32)(cols[54288:]))
 		}
 	}
 }
@@ -3836,22 +3790,10 @@ func block2_shortcutForwardGemm(n int, in *[Tile * 16384]float32, out *[Tile * 8
 // block2_shortcutCol2im writes to dx the gradient of one sample's input of
 // block2_shortcut from dcols, the gradient of its im2col matrix
 // (block2_shortcutIm2col): each input adds the entries of the windows that
-// read it.
+// read it, window by window in row-major order (block2_shortcutCol2imVec).
 func block2_shortcutCol2im(dcols *[4096]float32, dx *[16384]float32) {
 	*dx = [16384]float32{}
-	for oy := 0; oy < 16; oy++ {
-		for ox := 0; ox < 16; ox++ {
-			row := (*[16]float32)(dcols[oy*256+ox*16:])
-			base := oy*1024 + ox*32
-			for kh := 0; kh < 1; kh++ {
-				d := (*[16]float32)(dx[base+kh*512:])
-				r := (*[16]float32)(row[kh*16:])
-				for i := range d {
-					d[i] += r[i]
-				}
-			}
-		}
-	}
+	block2_shortcutCol2imVec(dx, dcols)
 }
 
 // block2_shortcutBackwardGemm runs the backward pass of block2_shortcut
@@ -3893,7 +3835,7 @@ func block3_conv1Im2col(x *[8192]float32, cols *[18432]float32, pad *[9248]float
 // tile on the vector path: per group of up to 3 samples, their im2col matrices
 // (block3_conv1Im2col) times the weights [288][64] plus the bias, as one GEMM
 // (block3_conv1ForwardVec). cols is the worker's scratch buffer.
-func block3_conv1ForwardGemm(n int, in *[Tile * 8192]float32, out *[Tile * 4096]float32, cols *[64544]float32, w *[18432]float32, b *[64]float32) {
+func block3_conv1ForwardGemm(n int, in *[Tile * 8192]float32, out *[Tile * 4096]float32, cols *[73792]float32, w *[18432]float32, b *[64]float32) {
 	for s0 := 0; s0 < n; s0 += 3 {
 		k := min(3, n-s0)
 		for t := 0; t < k; t++ {
@@ -3906,7 +3848,7 @@ func block3_conv1ForwardGemm(n int, in *[Tile * 8192]float32, out *[Tile * 4096]
 // block3_conv1ForwardReLU is block3_conv1ForwardGemm followed by block3_relu1
 // in place, for Frozen's forward: per group, the GEMM runs on blocks of 96
 // rows, and the ReLU on each block while it is in cache.
-func block3_conv1ForwardReLU(n int, in *[Tile * 8192]float32, out *[Tile * 4096]float32, cols *[64544]float32, w *[18432]float32, b *[64]float32) {
+func block3_conv1ForwardReLU(n int, in *[Tile * 8192]float32, out *[Tile * 4096]float32, cols *[73792]float32, w *[18432]float32, b *[64]float32) {
 	for s0 := 0; s0 < n; s0 += 3 {
 		k := min(3, n-s0)
 		for t := 0; t < k; t++ {
@@ -3926,57 +3868,14 @@ func block3_conv1ForwardReLU(n int, in *[Tile * 8192]float32, out *[Tile * 4096]
 // block3_conv1Col2im writes to dx the gradient of one sample's input of
 // block3_conv1 from dcols, the gradient of its im2col matrix
 // (block3_conv1Im2col): each input adds the entries of the windows that read
-// it.
-func block3_conv1Col2im(dcols *[18432]float32, dx *[8192]float32) {
-	*dx = [8192]float32{}
-	for oy := 0; oy < 7; oy++ {
-		for ox := 0; ox < 7; ox++ {
-			row := (*[288]float32)(dcols[oy*2304+ox*288:])
-			base := oy*1024 + ox*64
-			for kh := 0; kh < 3; kh++ {
-				d := (*[96]float32)(dx[base+kh*512:])
-				r := (*[96]float32)(row[kh*96:])
-				for i := range d {
-					d[i] += r[i]
-				}
-			}
-		}
-		for ox := 7; ox < 8; ox++ {
-			row := (*[288]float32)(dcols[oy*2304+ox*288:])
-			x0 := ox * 2
-			lo, hi := max(0, -x0), min(3, 16-x0)
-			for kh := 0; kh < 3; kh++ {
-				iy := oy*2 + kh
-				if iy < 0 || iy >= 16 {
-					continue
-				}
-				at := (iy*16 + x0 + lo) * 32
-				r := row[kh*96+lo*32 : kh*96+hi*32]
-				d := dx[at : at+len(r)]
-				for i := range d {
-					d[i] += r[i]
-				}
-			}
-		}
-	}
-	for oy := 7; oy < 8; oy++ {
-		for ox := 0; ox < 8; ox++ {
-			row := (*[288]float32)(dcols[oy*2304+ox*288:])
-			x0 := ox * 2
-			lo, hi := max(0, -x0), min(3, 16-x0)
-			for kh := 0; kh < 3; kh++ {
-				iy := oy*2 + kh
-				if iy < 0 || iy >= 16 {
-					continue
-				}
-				at := (iy*16 + x0 + lo) * 32
-				r := row[kh*96+lo*32 : kh*96+hi*32]
-				d := dx[at : at+len(r)]
-				for i := range d {
-					d[i] += r[i]
-				}
-			}
-		}
+// it, window by window in row-major order (block3_conv1Col2imVec), into acc, a
+// zero-bordered copy of dx that holds every window, whose interior is then
+// copied to dx.
+func block3_conv1Col2im(dcols *[18432]float32, dx *[8192]float32, acc *[9248]float32) {
+	*acc = [9248]float32{}
+	block3_conv1Col2imVec(acc, dcols)
+	for iy := 0; iy < 16; iy++ {
+		copy(dx[iy*512:iy*512+512], acc[iy*544:iy*544+512])
 	}
 }
 
@@ -3988,7 +3887,7 @@ func block3_conv1Col2im(dcols *[18432]float32, dx *[8192]float32) {
 // (block3_conv1WeightGradVec), then overwrites cols with their gradient
 // (block3_conv1InputGradVec, on the transposed weights wt) and scatters it
 // into dIn (block3_conv1Col2im).
-func block3_conv1BackwardGemm(n int, in *[Tile * 8192]float32, dOut *[Tile * 4096]float32, dIn *[Tile * 8192]float32, cols *[64544]float32, wt *[18432]float32, dw *[18432]float32, db *[64]float32) {
+func block3_conv1BackwardGemm(n int, in *[Tile * 8192]float32, dOut *[Tile * 4096]float32, dIn *[Tile * 8192]float32, cols *[73792]float32, wt *[18432]float32, dw *[18432]float32, db *[64]float32) {
 	for s0 := 0; s0 < n; s0 += 3 {
 		k := min(3, n-s0)
 		for t := 0; t < k; t++ {
@@ -3998,7 +3897,7 @@ func block3_conv1BackwardGemm(n int, in *[Tile * 8192]float32, dOut *[Tile * 409
 		block3_conv1WeightGradVec(dw, db, cols[:k*18432], dy, k*64)
 		block3_conv1InputGradVec(cols[:k*18432], dy, wt, k*64)
 		for t := 0; t < k; t++ {
-			block3_conv1Col2im((*[18432]float32)(cols[t*18432:]), (*[8192]float32)(dIn[s0*8192+t*8192:]))
+			block3_conv1Col2im((*[18432]float32)(cols[t*18432:]), (*[8192]float32)(dIn[s0*8192+t*8192:]), (*[9248]float32)(cols[64544:]))
 		}
 	}
 }
@@ -4112,22 +4011,10 @@ func block3_shortcutForwardGemm(n int, in *[Tile * 8192]float32, out *[Tile * 40
 // block3_shortcutCol2im writes to dx the gradient of one sample's input of
 // block3_shortcut from dcols, the gradient of its im2col matrix
 // (block3_shortcutIm2col): each input adds the entries of the windows that
-// read it.
+// read it, window by window in row-major order (block3_shortcutCol2imVec).
 func block3_shortcutCol2im(dcols *[2048]float32, dx *[8192]float32) {
 	*dx = [8192]float32{}
-	for oy := 0; oy < 8; oy++ {
-		for ox := 0; ox < 8; ox++ {
-			row := (*[32]float32)(dcols[oy*256+ox*32:])
-			base := oy*1024 + ox*64
-			for kh := 0; kh < 1; kh++ {
-				d := (*[32]float32)(dx[base+kh*512:])
-				r := (*[32]float32)(row[kh*32:])
-				for i := range d {
-					d[i] += r[i]
-				}
-			}
-		}
-	}
+	block3_shortcutCol2imVec(dx, dcols)
 }
 
 // block3_shortcutBackwardGemm runs the backward pass of block3_shortcut
@@ -4184,11 +4071,9 @@ func keep(c bool) uint32 {
 	return m
 }
 
-// addInto adds src to dst, value by value: the gradient of a layer's output
-// that feeds several layers is the sum of their shares.
+// addInto adds src to dst, value by value (dst + src, on addVec): the gradient
+// of a layer's output that feeds several layers is the sum of their shares.
 func addInto(dst, src []float32) {
 	dst = dst[:len(src)]
-	for i := range src {
-		dst[i] += src[i]
-	}
+	addVec(dst, dst, src)
 }

@@ -306,7 +306,7 @@ type tileBuffers struct {
 	block1_conv2Cols [184448]float32
 	// block2_conv1Cols is the im2col matrix of block2_conv1's vector path, for 1
 	// samples (and its gradient in the backward pass).
-	block2_conv1Cols [54288]float32
+	block2_conv1Cols [71712]float32
 	// block2_conv2Cols is the im2col matrix of block2_conv2's vector path, for 1
 	// samples (and its gradient in the backward pass).
 	block2_conv2Cols [94464]float32
@@ -315,7 +315,7 @@ type tileBuffers struct {
 	block2_shortcutCols [16384]float32
 	// block3_conv1Cols is the im2col matrix of block3_conv1's vector path, for 3
 	// samples (and its gradient in the backward pass).
-	block3_conv1Cols [64544]float32
+	block3_conv1Cols [73792]float32
 	// block3_conv2Cols is the im2col matrix of block3_conv2's vector path, for 1
 	// samples (and its gradient in the backward pass).
 	block3_conv2Cols [49664]float32

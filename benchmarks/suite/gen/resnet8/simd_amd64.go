@@ -555,6 +555,33 @@ func block2_conv1Im2colChunkVec(cols *[64 * 144]float32, x *[9 * 33 * 16]float32
 	}
 }
 
+// block2_conv1Col2imVecAVX2 is the AVX2 path of block2_conv1Col2imVec (simd_amd64.s).
+//
+//go:noescape
+func block2_conv1Col2imVecAVX2(cols, x *float32, rowCount, colCount, kernelRows, run, xRow, colStep, rowStep, colsSkip int)
+
+// block2_conv1Col2imVecAVX512 is the AVX512 path of block2_conv1Col2imVec (simd_amd64.s).
+//
+//go:noescape
+func block2_conv1Col2imVecAVX512(cols, x *float32, rowCount, colCount, kernelRows, run, xRow, colStep, rowStep, colsSkip int)
+
+// block2_conv1Col2imVec computes, for 33x33x16 inputs, 3x3 kernels at stride 2,2 with padding 0,0 (top, left) and 16x16x1 outputs:
+//
+//	x[oh·StrideH−PadTop+kh][ow·StrideW−PadLeft+kw][c] += cols[oh·OutW+ow][kh][kw][c]
+//	for oh in [0, 16), ow in [0, 16), pixel by pixel in row-major order (the rest of x is left as it is)
+//
+// It runs the path runtime.ActiveISA names.
+func block2_conv1Col2imVec(x *[33 * 33 * 16]float32, cols *[256 * 144]float32) {
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		block2_conv1Col2imVecAVX512(&cols[0], &x[0], 16, 16, 3, 192, 2112, 128, 2176, 0)
+	case runtime.AVX2:
+		block2_conv1Col2imVecAVX2(&cols[0], &x[0], 16, 16, 3, 192, 2112, 128, 2176, 0)
+	default:
+		block2_conv1Col2imVecGo(x, cols)
+	}
+}
+
 // block2_conv2ForwardVecAVX512 is the AVX512 path of block2_conv2ForwardVec (simd_amd64.s).
 //
 //go:noescape
@@ -831,6 +858,23 @@ func block2_shortcutIm2colVec(cols *[256 * 16]float32, x *[32 * 32 * 16]float32)
 	}
 }
 
+// block2_shortcutCol2imVec computes, for 32x32x16 inputs, 1x1 kernels at stride 2,2 with padding 0,0 (top, left) and 16x16x1 outputs:
+//
+//	x[oh·StrideH−PadTop+kh][ow·StrideW−PadLeft+kw][c] += cols[oh·OutW+ow][kh][kw][c]
+//	for oh in [0, 16), ow in [0, 16), pixel by pixel in row-major order (the rest of x is left as it is)
+//
+// It runs the path runtime.ActiveISA names.
+func block2_shortcutCol2imVec(x *[32 * 32 * 16]float32, cols *[256 * 16]float32) {
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		block2_conv1Col2imVecAVX512(&cols[0], &x[0], 16, 16, 1, 64, 2048, 128, 2048, 0)
+	case runtime.AVX2:
+		block2_conv1Col2imVecAVX2(&cols[0], &x[0], 16, 16, 1, 64, 2048, 128, 2048, 0)
+	default:
+		block2_shortcutCol2imVecGo(x, cols)
+	}
+}
+
 // block3_conv1ForwardVecAVX512 is the AVX512 path of block3_conv1ForwardVec (simd_amd64.s).
 //
 //go:noescape
@@ -959,6 +1003,23 @@ func block3_conv1Im2colVec(cols *[64 * 288]float32, x *[17 * 17 * 32]float32) {
 		conv1Im2colVecAVX2(&cols[0], &x[0], 8, 8, 3, 384, 2176, 256, 2304, 0)
 	default:
 		block3_conv1Im2colVecGo(cols, x)
+	}
+}
+
+// block3_conv1Col2imVec computes, for 17x17x32 inputs, 3x3 kernels at stride 2,2 with padding 0,0 (top, left) and 8x8x1 outputs:
+//
+//	x[oh·StrideH−PadTop+kh][ow·StrideW−PadLeft+kw][c] += cols[oh·OutW+ow][kh][kw][c]
+//	for oh in [0, 8), ow in [0, 8), pixel by pixel in row-major order (the rest of x is left as it is)
+//
+// It runs the path runtime.ActiveISA names.
+func block3_conv1Col2imVec(x *[17 * 17 * 32]float32, cols *[64 * 288]float32) {
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		block2_conv1Col2imVecAVX512(&cols[0], &x[0], 8, 8, 3, 384, 2176, 256, 2304, 0)
+	case runtime.AVX2:
+		block2_conv1Col2imVecAVX2(&cols[0], &x[0], 8, 8, 3, 384, 2176, 256, 2304, 0)
+	default:
+		block3_conv1Col2imVecGo(x, cols)
 	}
 }
 
@@ -1225,6 +1286,23 @@ func block3_shortcutIm2colVec(cols *[64 * 32]float32, x *[16 * 16 * 32]float32) 
 		conv1Im2colVecAVX2(&cols[0], &x[0], 8, 8, 1, 128, 2048, 256, 2048, 0)
 	default:
 		block3_shortcutIm2colVecGo(cols, x)
+	}
+}
+
+// block3_shortcutCol2imVec computes, for 16x16x32 inputs, 1x1 kernels at stride 2,2 with padding 0,0 (top, left) and 8x8x1 outputs:
+//
+//	x[oh·StrideH−PadTop+kh][ow·StrideW−PadLeft+kw][c] += cols[oh·OutW+ow][kh][kw][c]
+//	for oh in [0, 8), ow in [0, 8), pixel by pixel in row-major order (the rest of x is left as it is)
+//
+// It runs the path runtime.ActiveISA names.
+func block3_shortcutCol2imVec(x *[16 * 16 * 32]float32, cols *[64 * 32]float32) {
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		block2_conv1Col2imVecAVX512(&cols[0], &x[0], 8, 8, 1, 128, 2048, 256, 2048, 0)
+	case runtime.AVX2:
+		block2_conv1Col2imVecAVX2(&cols[0], &x[0], 8, 8, 1, 128, 2048, 256, 2048, 0)
+	default:
+		block3_shortcutCol2imVecGo(x, cols)
 	}
 }
 
@@ -2256,5 +2334,36 @@ func reluGradVec(dx, dy, y []float32) {
 		reluGradVecAVX2(&dx[0], &dy[0], &y[0], len(dx))
 	default:
 		reluGradVecGo(dx, dy, y)
+	}
+}
+
+// addVecAVX2 is the AVX2 path of addVec (simd_amd64.s).
+//
+//go:noescape
+func addVecAVX2(y, a, b *float32, n int)
+
+// addVecAVX512 is the AVX512 path of addVec (simd_amd64.s).
+//
+//go:noescape
+func addVecAVX512(y, a, b *float32, n int)
+
+// addVec computes (y may be a or b):
+//
+//	y[i] = a[i] + b[i]   for i < len(y)
+//
+// It runs the path runtime.ActiveISA names.
+func addVec(y, a, b []float32) {
+	if len(y) == 0 {
+		return
+	}
+	_ = a[len(y)-1]
+	_ = b[len(y)-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		addVecAVX512(&y[0], &a[0], &b[0], len(y))
+	case runtime.AVX2:
+		addVecAVX2(&y[0], &a[0], &b[0], len(y))
+	default:
+		addVecGo(y, a, b)
 	}
 }

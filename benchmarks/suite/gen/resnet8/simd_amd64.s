@@ -727,7 +727,7 @@ conv1Im2colVec_col:
 	JNZ conv1Im2colVec_kh
 
 conv1Im2colVec_short:
-	// runs shorter than a vector: one masked copy each
+	// runs shorter than a vector: one masked copy (or sum) each
 	VMASKMOVPS (i2c_src), Y15, Y0
 	VMASKMOVPS Y0, Y15, (i2c_dst)
 	ADDQ i2c_tail, i2c_dst
@@ -804,7 +804,7 @@ conv1Im2colVec_col:
 	JNZ conv1Im2colVec_kh
 
 conv1Im2colVec_short:
-	// runs shorter than a vector: one masked copy each
+	// runs shorter than a vector: one masked copy (or sum) each
 	VMOVUPS.Z (i2c_src), K1, Z0
 	VMOVUPS Z0, K1, (i2c_dst)
 	ADDQ i2c_tail, i2c_dst
@@ -2429,6 +2429,165 @@ block2_conv1InputGradVecTransposeAVX512_blocks_cols:
 	JNZ block2_conv1InputGradVecTransposeAVX512_blocks
 	MOVQ wt+0(FP), b_k
 	MOVQ w+8(FP), a_k
+	VZEROUPPER
+	RET
+
+// func block2_conv1Col2imVecAVX2(cols, x *float32, rowCount, colCount, kernelRows, run, xRow, colStep, rowStep, colsSkip int)
+// Requires: AVX, AVX2, FMA3
+//
+// x[oh·StrideH−PadTop+kh][ow·StrideW−PadLeft+kw][c] += cols[oh·OutW+ow][kh][kw][c]
+// Reference: block2_conv1Col2imVecGo.
+TEXT ·block2_conv1Col2imVecAVX2(SB), NOSPLIT, $0-80
+	MOVQ cols+0(FP), i2c_dst
+	MOVQ x+8(FP), i2c_x
+	MOVQ rowCount+16(FP), i2c_rows
+	MOVQ run+40(FP), i2c_vecs
+	MOVQ i2c_vecs, i2c_tail
+	SHRQ $5, i2c_vecs
+	ANDQ $31, i2c_tail
+	LEAQ tailmask<>+32(SB), AX // the tail's mask: tailmask<>+32−tail
+	SUBQ i2c_tail, AX
+	VMOVUPS (AX), Y15
+
+block2_conv1Col2imVec_row:
+	MOVQ colCount+24(FP), i2c_cols
+
+block2_conv1Col2imVec_col:
+	MOVQ i2c_x, i2c_src
+	MOVQ kernelRows+32(FP), i2c_kh
+	TESTQ i2c_vecs, i2c_vecs
+	JNZ block2_conv1Col2imVec_kh
+
+block2_conv1Col2imVec_short:
+	// runs shorter than a vector: one masked copy (or sum) each
+	VMASKMOVPS (i2c_src), Y15, Y0
+	VMASKMOVPS (i2c_dst), Y15, Y1
+	VADDPS Y1, Y0, Y0
+	VMASKMOVPS Y0, Y15, (i2c_src)
+	ADDQ i2c_tail, i2c_dst
+	ADDQ xRow+48(FP), i2c_src
+	DECQ i2c_kh
+	JNZ block2_conv1Col2imVec_short
+	JMP block2_conv1Col2imVec_window
+
+block2_conv1Col2imVec_kh:
+	// one run: whole vectors, then the tail
+	MOVQ i2c_vecs, i2c_left
+	XORQ i2c_off, i2c_off
+	TESTQ i2c_left, i2c_left
+	JZ block2_conv1Col2imVec_tail
+
+block2_conv1Col2imVec_vec:
+	VMOVUPS (i2c_src)(i2c_off*1), Y0
+	VADDPS (i2c_dst)(i2c_off*1), Y0, Y0
+	VMOVUPS Y0, (i2c_src)(i2c_off*1)
+	ADDQ $32, i2c_off
+	DECQ i2c_left
+	JNZ block2_conv1Col2imVec_vec
+
+block2_conv1Col2imVec_tail:
+	TESTQ i2c_tail, i2c_tail
+	JZ block2_conv1Col2imVec_next
+	VMASKMOVPS (i2c_src)(i2c_off*1), Y15, Y0
+	VMASKMOVPS (i2c_dst)(i2c_off*1), Y15, Y1
+	VADDPS Y1, Y0, Y0
+	VMASKMOVPS Y0, Y15, (i2c_src)(i2c_off*1)
+	ADDQ i2c_tail, i2c_off
+
+block2_conv1Col2imVec_next:
+	ADDQ i2c_off, i2c_dst
+	ADDQ xRow+48(FP), i2c_src
+	DECQ i2c_kh
+	JNZ block2_conv1Col2imVec_kh
+
+block2_conv1Col2imVec_window:
+	ADDQ colStep+56(FP), i2c_x
+	DECQ i2c_cols
+	JNZ block2_conv1Col2imVec_col
+	ADDQ rowStep+64(FP), i2c_x
+	ADDQ colsSkip+72(FP), i2c_dst
+	DECQ i2c_rows
+	JNZ block2_conv1Col2imVec_row
+	VZEROUPPER
+	RET
+
+// func block2_conv1Col2imVecAVX512(cols, x *float32, rowCount, colCount, kernelRows, run, xRow, colStep, rowStep, colsSkip int)
+// Requires: AVX512F
+//
+// x[oh·StrideH−PadTop+kh][ow·StrideW−PadLeft+kw][c] += cols[oh·OutW+ow][kh][kw][c]
+// Reference: block2_conv1Col2imVecGo.
+TEXT ·block2_conv1Col2imVecAVX512(SB), NOSPLIT, $0-80
+	MOVQ cols+0(FP), i2c_dst
+	MOVQ x+8(FP), i2c_x
+	MOVQ rowCount+16(FP), i2c_rows
+	MOVQ run+40(FP), i2c_vecs
+	MOVQ i2c_vecs, i2c_tail
+	SHRQ $6, i2c_vecs
+	ANDQ $63, i2c_tail
+	MOVQ i2c_tail, CX // K1: the tail's lanes
+	SHRQ $2, CX
+	MOVL $1, AX
+	SHLL CX, AX
+	DECL AX
+	KMOVW AX, K1
+
+block2_conv1Col2imVec_row:
+	MOVQ colCount+24(FP), i2c_cols
+
+block2_conv1Col2imVec_col:
+	MOVQ i2c_x, i2c_src
+	MOVQ kernelRows+32(FP), i2c_kh
+	TESTQ i2c_vecs, i2c_vecs
+	JNZ block2_conv1Col2imVec_kh
+
+block2_conv1Col2imVec_short:
+	// runs shorter than a vector: one masked copy (or sum) each
+	VMOVUPS.Z (i2c_src), K1, Z0
+	VADDPS.Z (i2c_dst), Z0, K1, Z0
+	VMOVUPS Z0, K1, (i2c_src)
+	ADDQ i2c_tail, i2c_dst
+	ADDQ xRow+48(FP), i2c_src
+	DECQ i2c_kh
+	JNZ block2_conv1Col2imVec_short
+	JMP block2_conv1Col2imVec_window
+
+block2_conv1Col2imVec_kh:
+	// one run: whole vectors, then the tail
+	MOVQ i2c_vecs, i2c_left
+	XORQ i2c_off, i2c_off
+	TESTQ i2c_left, i2c_left
+	JZ block2_conv1Col2imVec_tail
+
+block2_conv1Col2imVec_vec:
+	VMOVUPS (i2c_src)(i2c_off*1), Z0
+	VADDPS (i2c_dst)(i2c_off*1), Z0, Z0
+	VMOVUPS Z0, (i2c_src)(i2c_off*1)
+	ADDQ $64, i2c_off
+	DECQ i2c_left
+	JNZ block2_conv1Col2imVec_vec
+
+block2_conv1Col2imVec_tail:
+	TESTQ i2c_tail, i2c_tail
+	JZ block2_conv1Col2imVec_next
+	VMOVUPS.Z (i2c_src)(i2c_off*1), K1, Z0
+	VADDPS.Z (i2c_dst)(i2c_off*1), Z0, K1, Z0
+	VMOVUPS Z0, K1, (i2c_src)(i2c_off*1)
+	ADDQ i2c_tail, i2c_off
+
+block2_conv1Col2imVec_next:
+	ADDQ i2c_off, i2c_dst
+	ADDQ xRow+48(FP), i2c_src
+	DECQ i2c_kh
+	JNZ block2_conv1Col2imVec_kh
+
+block2_conv1Col2imVec_window:
+	ADDQ colStep+56(FP), i2c_x
+	DECQ i2c_cols
+	JNZ block2_conv1Col2imVec_col
+	ADDQ rowStep+64(FP), i2c_x
+	ADDQ colsSkip+72(FP), i2c_dst
+	DECQ i2c_rows
+	JNZ block2_conv1Col2imVec_row
 	VZEROUPPER
 	RET
 
@@ -6984,5 +7143,132 @@ reluGradVec_tail:
 	VMOVUPS Z0, K1, 0(rb_dx)
 
 reluGradVec_done:
+	VZEROUPPER
+	RET
+
+// func addVecAVX2(y, a, b *float32, n int)
+// Requires: AVX, AVX2, FMA3
+//
+// y[i] = a[i] + b[i]   i < n (y may be a or b)
+// Reference: addVecGo.
+#define add_y DI // y: next value
+#define add_a SI // a
+#define add_b BX // b
+#define add_n CX // values left
+TEXT ·addVecAVX2(SB), NOSPLIT, $0-32
+	MOVQ y+0(FP), add_y
+	MOVQ a+8(FP), add_a
+	MOVQ b+16(FP), add_b
+	MOVQ n+24(FP), add_n
+
+addVec_four:
+	CMPQ add_n, $32
+	JLT addVec_one
+	VMOVUPS 0(add_a), Y0
+	VADDPS 0(add_b), Y0, Y0
+	VMOVUPS Y0, 0(add_y)
+	VMOVUPS 32(add_a), Y1
+	VADDPS 32(add_b), Y1, Y1
+	VMOVUPS Y1, 32(add_y)
+	VMOVUPS 64(add_a), Y2
+	VADDPS 64(add_b), Y2, Y2
+	VMOVUPS Y2, 64(add_y)
+	VMOVUPS 96(add_a), Y3
+	VADDPS 96(add_b), Y3, Y3
+	VMOVUPS Y3, 96(add_y)
+	ADDQ $128, add_y
+	ADDQ $128, add_a
+	ADDQ $128, add_b
+	SUBQ $32, add_n
+	JMP addVec_four
+
+addVec_one:
+	CMPQ add_n, $8
+	JLT addVec_tail
+	VMOVUPS 0(add_a), Y0
+	VADDPS 0(add_b), Y0, Y0
+	VMOVUPS Y0, 0(add_y)
+	ADDQ $32, add_y
+	ADDQ $32, add_a
+	ADDQ $32, add_b
+	SUBQ $8, add_n
+	JMP addVec_one
+
+addVec_tail:
+	// the last n < 8 values, one at a time
+	TESTQ add_n, add_n
+	JZ addVec_done
+
+addVec_elem:
+	VMOVSS (add_a), X0
+	VADDSS (add_b), X0, X0
+	VMOVSS X0, (add_y)
+	ADDQ $4, add_y
+	ADDQ $4, add_a
+	ADDQ $4, add_b
+	DECQ add_n
+	JNZ addVec_elem
+
+addVec_done:
+	VZEROUPPER
+	RET
+
+// func addVecAVX512(y, a, b *float32, n int)
+// Requires: AVX512F
+//
+// y[i] = a[i] + b[i]   i < n (y may be a or b)
+// Reference: addVecGo.
+TEXT ·addVecAVX512(SB), NOSPLIT, $0-32
+	MOVQ y+0(FP), add_y
+	MOVQ a+8(FP), add_a
+	MOVQ b+16(FP), add_b
+	MOVQ n+24(FP), add_n
+
+addVec_four:
+	CMPQ add_n, $64
+	JLT addVec_one
+	VMOVUPS 0(add_a), Z0
+	VADDPS 0(add_b), Z0, Z0
+	VMOVUPS Z0, 0(add_y)
+	VMOVUPS 64(add_a), Z1
+	VADDPS 64(add_b), Z1, Z1
+	VMOVUPS Z1, 64(add_y)
+	VMOVUPS 128(add_a), Z2
+	VADDPS 128(add_b), Z2, Z2
+	VMOVUPS Z2, 128(add_y)
+	VMOVUPS 192(add_a), Z3
+	VADDPS 192(add_b), Z3, Z3
+	VMOVUPS Z3, 192(add_y)
+	ADDQ $256, add_y
+	ADDQ $256, add_a
+	ADDQ $256, add_b
+	SUBQ $64, add_n
+	JMP addVec_four
+
+addVec_one:
+	CMPQ add_n, $16
+	JLT addVec_tail
+	VMOVUPS 0(add_a), Z0
+	VADDPS 0(add_b), Z0, Z0
+	VMOVUPS Z0, 0(add_y)
+	ADDQ $64, add_y
+	ADDQ $64, add_a
+	ADDQ $64, add_b
+	SUBQ $16, add_n
+	JMP addVec_one
+
+addVec_tail:
+	// K1: the last n < 16 lanes
+	TESTQ add_n, add_n
+	JZ addVec_done
+	MOVL $1, AX
+	SHLL CX, AX
+	DECL AX
+	KMOVW AX, K1
+	VMOVUPS.Z (add_a), K1, Z0
+	VADDPS.Z (add_b), Z0, K1, Z0
+	VMOVUPS Z0, K1, (add_y)
+
+addVec_done:
 	VZEROUPPER
 	RET

@@ -214,6 +214,16 @@ func block2_conv1Im2colChunkVec(cols *[64 * 144]float32, x *[9 * 33 * 16]float32
 	block2_conv1Im2colChunkVecGo(cols, x)
 }
 
+// block2_conv1Col2imVec computes, for 33x33x16 inputs, 3x3 kernels at stride 2,2 with padding 0,0 (top, left) and 16x16x1 outputs:
+//
+//	x[oh·StrideH−PadTop+kh][ow·StrideW−PadLeft+kw][c] += cols[oh·OutW+ow][kh][kw][c]
+//	for oh in [0, 16), ow in [0, 16), pixel by pixel in row-major order (the rest of x is left as it is)
+//
+// This build has no assembly: it runs the reference.
+func block2_conv1Col2imVec(x *[33 * 33 * 16]float32, cols *[256 * 144]float32) {
+	block2_conv1Col2imVecGo(x, cols)
+}
+
 // block2_conv2ForwardVec computes, with In = 288 and Units = 32:
 //
 //	y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   for s < n
@@ -322,6 +332,16 @@ func block2_shortcutIm2colVec(cols *[256 * 16]float32, x *[32 * 32 * 16]float32)
 	block2_shortcutIm2colVecGo(cols, x)
 }
 
+// block2_shortcutCol2imVec computes, for 32x32x16 inputs, 1x1 kernels at stride 2,2 with padding 0,0 (top, left) and 16x16x1 outputs:
+//
+//	x[oh·StrideH−PadTop+kh][ow·StrideW−PadLeft+kw][c] += cols[oh·OutW+ow][kh][kw][c]
+//	for oh in [0, 16), ow in [0, 16), pixel by pixel in row-major order (the rest of x is left as it is)
+//
+// This build has no assembly: it runs the reference.
+func block2_shortcutCol2imVec(x *[32 * 32 * 16]float32, cols *[256 * 16]float32) {
+	block2_shortcutCol2imVecGo(x, cols)
+}
+
 // block3_conv1ForwardVec computes, with In = 288 and Units = 64:
 //
 //	y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   for s < n
@@ -364,6 +384,16 @@ func block3_conv1InputGradVecTranspose(wt *[64 * 288]float32, w *[288 * 64]float
 // This build has no assembly: it runs the reference.
 func block3_conv1Im2colVec(cols *[64 * 288]float32, x *[17 * 17 * 32]float32) {
 	block3_conv1Im2colVecGo(cols, x)
+}
+
+// block3_conv1Col2imVec computes, for 17x17x32 inputs, 3x3 kernels at stride 2,2 with padding 0,0 (top, left) and 8x8x1 outputs:
+//
+//	x[oh·StrideH−PadTop+kh][ow·StrideW−PadLeft+kw][c] += cols[oh·OutW+ow][kh][kw][c]
+//	for oh in [0, 8), ow in [0, 8), pixel by pixel in row-major order (the rest of x is left as it is)
+//
+// This build has no assembly: it runs the reference.
+func block3_conv1Col2imVec(x *[17 * 17 * 32]float32, cols *[64 * 288]float32) {
+	block3_conv1Col2imVecGo(x, cols)
 }
 
 // block3_conv2ForwardVec computes, with In = 576 and Units = 64:
@@ -472,6 +502,16 @@ func block3_shortcutInputGradVecTranspose(wt *[64 * 32]float32, w *[32 * 64]floa
 // This build has no assembly: it runs the reference.
 func block3_shortcutIm2colVec(cols *[64 * 32]float32, x *[16 * 16 * 32]float32) {
 	block3_shortcutIm2colVecGo(cols, x)
+}
+
+// block3_shortcutCol2imVec computes, for 16x16x32 inputs, 1x1 kernels at stride 2,2 with padding 0,0 (top, left) and 8x8x1 outputs:
+//
+//	x[oh·StrideH−PadTop+kh][ow·StrideW−PadLeft+kw][c] += cols[oh·OutW+ow][kh][kw][c]
+//	for oh in [0, 8), ow in [0, 8), pixel by pixel in row-major order (the rest of x is left as it is)
+//
+// This build has no assembly: it runs the reference.
+func block3_shortcutCol2imVec(x *[16 * 16 * 32]float32, cols *[64 * 32]float32) {
+	block3_shortcutCol2imVecGo(x, cols)
 }
 
 // fcForwardVec computes, with In = 64 and Units = 10:
@@ -850,4 +890,13 @@ func reluVec(y, x []float32) {
 // This build has no assembly: it runs the reference.
 func reluGradVec(dx, dy, y []float32) {
 	reluGradVecGo(dx, dy, y)
+}
+
+// addVec computes (y may be a or b):
+//
+//	y[i] = a[i] + b[i]   for i < len(y)
+//
+// This build has no assembly: it runs the reference.
+func addVec(y, a, b []float32) {
+	addVecGo(y, a, b)
 }

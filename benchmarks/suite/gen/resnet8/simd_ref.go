@@ -375,6 +375,26 @@ func block2_conv1Im2colChunkVecGo(cols *[64 * 144]float32, x *[9 * 33 * 16]float
 	}
 }
 
+// block2_conv1Col2imVecGo is the pure-Go reference of block2_conv1Col2imVec:
+//
+//	x[oh·StrideH−PadTop+kh][ow·StrideW−PadLeft+kw][c] += cols[oh·OutW+ow][kh][kw][c]
+//	for oh in [0, 16), ow in [0, 16), pixel by pixel in row-major order (the rest of x is left as it is)
+func block2_conv1Col2imVecGo(x *[33 * 33 * 16]float32, cols *[256 * 144]float32) {
+	for oh := 0; oh < 16; oh++ {
+		for ow := 0; ow < 16; ow++ {
+			for kh := range 3 {
+				src := ((oh*2-0+kh)*33 + ow*2 - 0) * 16
+				dst := (oh*16+ow)*144 + kh*48
+				d := (*[48]float32)(x[src:])
+				r := (*[48]float32)(cols[dst:])
+				for i := range d {
+					d[i] += r[i]
+				}
+			}
+		}
+	}
+}
+
 // block2_conv2ForwardVecGo is the pure-Go reference of block2_conv2ForwardVec:
 //
 //	y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   for s < n
@@ -567,6 +587,26 @@ func block2_shortcutIm2colVecGo(cols *[256 * 16]float32, x *[32 * 32 * 16]float3
 	}
 }
 
+// block2_shortcutCol2imVecGo is the pure-Go reference of block2_shortcutCol2imVec:
+//
+//	x[oh·StrideH−PadTop+kh][ow·StrideW−PadLeft+kw][c] += cols[oh·OutW+ow][kh][kw][c]
+//	for oh in [0, 16), ow in [0, 16), pixel by pixel in row-major order (the rest of x is left as it is)
+func block2_shortcutCol2imVecGo(x *[32 * 32 * 16]float32, cols *[256 * 16]float32) {
+	for oh := 0; oh < 16; oh++ {
+		for ow := 0; ow < 16; ow++ {
+			for kh := range 1 {
+				src := ((oh*2-0+kh)*32 + ow*2 - 0) * 16
+				dst := (oh*16+ow)*16 + kh*16
+				d := (*[16]float32)(x[src:])
+				r := (*[16]float32)(cols[dst:])
+				for i := range d {
+					d[i] += r[i]
+				}
+			}
+		}
+	}
+}
+
 // block3_conv1ForwardVecGo is the pure-Go reference of block3_conv1ForwardVec:
 //
 //	y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   for s < n
@@ -642,6 +682,26 @@ func block3_conv1Im2colVecGo(cols *[64 * 288]float32, x *[17 * 17 * 32]float32) 
 				src := ((oh*2-0+kh)*17 + ow*2 - 0) * 32
 				dst := (oh*8+ow)*288 + kh*96
 				copy(cols[dst:dst+96], x[src:src+96])
+			}
+		}
+	}
+}
+
+// block3_conv1Col2imVecGo is the pure-Go reference of block3_conv1Col2imVec:
+//
+//	x[oh·StrideH−PadTop+kh][ow·StrideW−PadLeft+kw][c] += cols[oh·OutW+ow][kh][kw][c]
+//	for oh in [0, 8), ow in [0, 8), pixel by pixel in row-major order (the rest of x is left as it is)
+func block3_conv1Col2imVecGo(x *[17 * 17 * 32]float32, cols *[64 * 288]float32) {
+	for oh := 0; oh < 8; oh++ {
+		for ow := 0; ow < 8; ow++ {
+			for kh := range 3 {
+				src := ((oh*2-0+kh)*17 + ow*2 - 0) * 32
+				dst := (oh*8+ow)*288 + kh*96
+				d := (*[96]float32)(x[src:])
+				r := (*[96]float32)(cols[dst:])
+				for i := range d {
+					d[i] += r[i]
+				}
 			}
 		}
 	}
@@ -834,6 +894,26 @@ func block3_shortcutIm2colVecGo(cols *[64 * 32]float32, x *[16 * 16 * 32]float32
 				src := ((oh*2-0+kh)*16 + ow*2 - 0) * 32
 				dst := (oh*8+ow)*32 + kh*32
 				copy(cols[dst:dst+32], x[src:src+32])
+			}
+		}
+	}
+}
+
+// block3_shortcutCol2imVecGo is the pure-Go reference of block3_shortcutCol2imVec:
+//
+//	x[oh·StrideH−PadTop+kh][ow·StrideW−PadLeft+kw][c] += cols[oh·OutW+ow][kh][kw][c]
+//	for oh in [0, 8), ow in [0, 8), pixel by pixel in row-major order (the rest of x is left as it is)
+func block3_shortcutCol2imVecGo(x *[16 * 16 * 32]float32, cols *[64 * 32]float32) {
+	for oh := 0; oh < 8; oh++ {
+		for ow := 0; ow < 8; ow++ {
+			for kh := range 1 {
+				src := ((oh*2-0+kh)*16 + ow*2 - 0) * 32
+				dst := (oh*8+ow)*32 + kh*32
+				d := (*[32]float32)(x[src:])
+				r := (*[32]float32)(cols[dst:])
+				for i := range d {
+					d[i] += r[i]
+				}
 			}
 		}
 	}
@@ -1407,5 +1487,14 @@ func reluGradVecGo(dx, dy, y []float32) {
 		if y[i] > 0 {
 			dx[i] = dy[i]
 		}
+	}
+}
+
+// addVecGo is the pure-Go reference of addVec:
+//
+//	y[i] = a[i] + b[i]   for i < len(y)
+func addVecGo(y, a, b []float32) {
+	for i := range y {
+		y[i] = a[i] + b[i]
 	}
 }
