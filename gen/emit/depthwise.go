@@ -183,16 +183,18 @@ func (p *plan) depthwiseForwardVec(f *jen.File, s *stage) {
 	C := g.c
 	inSize, outSize := l.In.Size(), l.Out.Size()
 	fn := s.base + sufForwardVec
-	var perSampleBody []jen.Code
+	// border computes sample x's border pixels into y.
+	var border []jen.Code
 	if hasBorder(g) {
 		p.depthwisePixelVec(f, s)
-		perSampleBody = append(perSampleBody, regions(g, func(border bool) []jen.Code {
-			if !border {
+		border = regions(g, func(isBorder bool) []jen.Code {
+			if !isBorder {
 				return nil
 			}
 			return []jen.Code{jen.Id(s.base+"PixelVec").Call(jen.Id("x"), jen.Id("y"), jen.Id("w"), jen.Id("b"), jen.Id("oy"), jen.Id("ox"))}
-		})...)
+		})
 	}
+	perSampleBody := border
 	if s.act != "" {
 		perSampleBody = append(perSampleBody, applyActivation(s.act, "y"))
 	}
@@ -219,14 +221,15 @@ func (p *plan) depthwiseForwardVec(f *jen.File, s *stage) {
 	default:
 		doc = strings.TrimSuffix(doc, ", then") + "; there is no border."
 	}
-	f.Comment(wrapDoc(doc))
-	f.Func().Id(fn).Params(
+	params := []jen.Code{
 		jen.Id("n").Int(),
 		jen.Id("in").Add(tileArr(inSize)),
 		jen.Id("out").Add(tileArr(outSize)),
-		jen.Id("w").Add(ptrFloatArr(g.kh*g.kw*C)),
+		jen.Id("w").Add(ptrFloatArr(g.kh * g.kw * C)),
 		jen.Id("b").Add(ptrFloatArr(C)),
-	).Block(body...)
+	}
+	f.Comment(wrapDoc(doc))
+	f.Func().Id(fn).Params(params...).Block(body...)
 
 	r := p.frozenReLUs()[s]
 	if r == nil {
@@ -234,27 +237,14 @@ func (p *plan) depthwiseForwardVec(f *jen.File, s *stage) {
 	}
 	// <l>ForwardReLU: sample by sample, the interior, the border and the
 	// ReLU, so that the ReLU reads a map just written.
-	perSampleBody = perSampleBody[:0:0]
-	perSampleBody = append(perSampleBody, perSample(l, "x", "in"), perSample(l, "y", "out"),
-		jen.Id(s.vec.depthwise).Call(jen.Id("y").Index(jen.Empty(), jen.Empty()), jen.Id("x").Index(jen.Empty(), jen.Empty()), jen.Id("w"), jen.Id("b"), jen.Lit(1), jen.Lit(0), jen.Lit(g.oh)))
-	if hasBorder(g) {
-		perSampleBody = append(perSampleBody, regions(g, func(border bool) []jen.Code {
-			if !border {
-				return nil
-			}
-			return []jen.Code{jen.Id(s.base+"PixelVec").Call(jen.Id("x"), jen.Id("y"), jen.Id("w"), jen.Id("b"), jen.Id("oy"), jen.Id("ox"))}
-		})...)
-	}
-	perSampleBody = append(perSampleBody, jen.Id(reluVec).Call(jen.Id("y").Index(jen.Empty(), jen.Empty()), jen.Id("y").Index(jen.Empty(), jen.Empty())))
+	all := func(v string) jen.Code { return jen.Id(v).Index(jen.Empty(), jen.Empty()) }
+	fusedBody := append([]jen.Code{perSample(l, "x", "in"), perSample(l, "y", "out"),
+		jen.Id(s.vec.depthwise).Call(all("y"), all("x"), jen.Id("w"), jen.Id("b"), jen.Lit(1), jen.Lit(0), jen.Lit(g.oh))},
+		border...)
+	fusedBody = append(fusedBody, jen.Id(reluVec).Call(all("y"), all("y")))
 	fused := s.base + sufForwardReLU
 	f.Comment(wrapDoc(fmt.Sprintf("%s is %s followed by %s in place, for Frozen's forward: sample by sample, so that the ReLU runs on a map just computed.", fused, fn, r.layer.Name)))
-	f.Func().Id(fused).Params(
-		jen.Id("n").Int(),
-		jen.Id("in").Add(tileArr(inSize)),
-		jen.Id("out").Add(tileArr(outSize)),
-		jen.Id("w").Add(ptrFloatArr(g.kh*g.kw*C)),
-		jen.Id("b").Add(ptrFloatArr(C)),
-	).Block(tileLoop(perSampleBody...))
+	f.Func().Id(fused).Params(params...).Block(tileLoop(fusedBody...))
 }
 
 // depthwiseBackward emits <l>Backward and, when the layer has a border,
