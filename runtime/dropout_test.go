@@ -58,12 +58,15 @@ func f32bytes(v []float32) []byte {
 func TestDropoutMaskDefinition(t *testing.T) {
 	const n = 4099
 	for _, rate := range []float64{0, 0.2, 0.5, 0.75, 1} {
-		for _, k := range [][4]int{{7, 3, 2, 5}, {0, 0, 0, 0}, {1 << 40, 1<<62 + 5, 28, 1 << 20}} {
+		for _, k := range []struct {
+			seed, step    uint64
+			layer, sample int
+		}{{7, 3, 2, 5}, {0, 0, 0, 0}, {1 << 40, 1<<62 + 5, 28, 1 << 20}} {
 			got := make([]float32, n)
-			DropoutMask(uint64(k[0]), uint64(k[1]), k[2], k[3], rate, got)
+			DropoutMask(k.seed, k.step, k.layer, k.sample, rate, got)
 			keep := float32(1 / (1 - rate))
 			threshold := uint64(rate * (1 << 24))
-			key := mix64(mix64(mix64(uint64(k[0])^0x5851f42d4c957f2d)^uint64(k[1])) ^ uint64(k[2])<<32 ^ uint64(k[3]))
+			key := mix64(mix64(mix64(k.seed^0x5851f42d4c957f2d)^k.step) ^ uint64(k.layer)<<32 ^ uint64(k.sample))
 			for i, v := range got {
 				want := keep
 				if mix64(key+uint64(i)*0x9e3779b97f4a7c15)>>40 < threshold {
