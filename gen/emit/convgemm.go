@@ -211,9 +211,7 @@ func (p padded) col2imBody(kernel string, size int, gate bool) []jen.Code {
 		body = []jen.Code{
 			jen.Op("*").Id("acc").Op("=").Add(floatArr(p.size)).Values(),
 			jen.Id(kernel).Call(jen.Id("acc"), jen.Id("dcols")),
-			forN("iy", g.h, jen.Copy(
-				jen.Id("dx").Index(lin(0, term{row, "iy"}), lin(row, term{row, "iy"})),
-				jen.Id("acc").Index(lin((p.top*p.w+p.left)*g.c, term{p.w * g.c, "iy"}), lin((p.top*p.w+p.left)*g.c+row, term{p.w * g.c, "iy"})))),
+			forN("iy", g.h, jen.Copy(jen.Id("dx").Index(lin(0, term{row, "iy"}), lin(row, term{row, "iy"})), p.rowIn("acc"))),
 		}
 	}
 	if gate {
@@ -234,11 +232,15 @@ func (p padded) body(kernel string) []jen.Code {
 // copyIn copies the input x (an array of one sample) into pad's interior,
 // row by row.
 func (p padded) copyIn(x string) jen.Code {
+	row := p.g.w * p.g.c
+	return forN("iy", p.g.h, jen.Copy(p.rowIn("pad"), jen.Id(x).Index(lin(0, term{row, "iy"}), lin(row, term{row, "iy"}))))
+}
+
+// rowIn is input row iy inside buf, a padded buffer.
+func (p padded) rowIn(buf string) jen.Code {
 	g := p.g
-	row := g.w * g.c
-	return forN("iy", g.h, jen.Copy(
-		jen.Id("pad").Index(lin((p.top*p.w+p.left)*g.c, term{p.w * g.c, "iy"}), lin((p.top*p.w+p.left)*g.c+row, term{p.w * g.c, "iy"})),
-		jen.Id(x).Index(lin(0, term{row, "iy"}), lin(row, term{row, "iy"}))))
+	at, stride := (p.top*p.w+p.left)*g.c, p.w*g.c
+	return jen.Id(buf).Index(lin(at, term{stride, "iy"}), lin(at+g.w*g.c, term{stride, "iy"}))
 }
 
 // maxChunkBytes bounds a chunk of the forward's im2col matrix
@@ -502,10 +504,7 @@ func (p *plan) convGemm(f *jen.File, s *stage) {
 				src = "pad"
 				pre = append(pre, jen.Id("pad").Op(":=").Add(arrView(imPad.size, "cols", jen.Lit(padAt))), imPad.copyIn("x"))
 			}
-			inW := imPad.w
-			if imPad.size == 0 {
-				inW = g.w
-			}
+			inW := imPad.w // the input's own width when it is not padded
 			chunkIn := ((d-1)*g.sh + g.kh) * inW * g.c
 			chunk := d * g.ow * kkc
 			body := []jen.Code{
