@@ -60,10 +60,19 @@ func testKernels() []Kernel {
 			Kernel{Op: Col2imInterior, Name: c.name + "Col2im", Conv: c.shape})
 	}
 	// Runs of 3·c floats for c = 1…17 leave every tail of both vector
-	// widths; the windows overlap (stride 1 across a kernel 3 wide).
+	// widths; the windows overlap (stride 1 across a kernel 3 wide). With
+	// a padded border, the copies must also leave the border rows alone.
 	for c := 1; c <= 17; c++ {
 		ks = append(ks, Kernel{Op: Col2imInterior, Name: fmt.Sprintf("tailsC%dCol2im", c), Conv: ConvShape{
-			InH: 5, InW: 6, InC: c, KernelH: 2, KernelW: 3, StrideH: 1, StrideW: 1, OutH: 4, OutW: 4, Filters: 1}})
+			InH: 5, InW: 6, InC: c, KernelH: 2, KernelW: 3, StrideH: 1, StrideW: 1, OutH: 4, OutW: 4, Filters: 1}},
+			Kernel{Op: Im2colInterior, Name: fmt.Sprintf("tailsC%dIm2col", c), Conv: ConvShape{
+				InH: 5, InW: 6, InC: c, KernelH: 2, KernelW: 3, StrideH: 1, StrideW: 1, PadTop: 1, PadLeft: 1, OutH: 6, OutW: 6, Filters: 1}})
+	}
+	// One kernel row of 2·c floats: AVX2 stores a short run whole only
+	// when the next window's run takes what it writes past itself (c ≥ 2).
+	for c := 1; c <= 3; c++ {
+		ks = append(ks, Kernel{Op: Im2colInterior, Name: fmt.Sprintf("narrowC%dIm2col", c), Conv: ConvShape{
+			InH: 4, InW: 6, InC: c, KernelH: 1, KernelW: 2, StrideH: 1, StrideW: 1, PadLeft: 1, OutH: 4, OutW: 7, Filters: 1}})
 	}
 	ks = append(ks, Kernel{Op: Add, Name: "addVec"}, Kernel{Op: Add, Name: "addVecAgain"})
 	for _, units := range []int{8, 16, 24, 40, 64} {

@@ -634,6 +634,7 @@ conv1WeightGradVecBias_done:
 #define i2c_off DX // byte offset in the run
 #define i2c_vecs R12 // whole vectors per run
 #define i2c_tail R13 // bytes after them
+#define i2c_whole BX // whole stores while more windows are left
 TEXT ·conv1Im2colVecAVX2(SB), NOSPLIT, $0-80
 	MOVQ cols+0(FP), i2c_dst
 	MOVQ x+8(FP), i2c_x
@@ -645,6 +646,13 @@ TEXT ·conv1Im2colVecAVX2(SB), NOSPLIT, $0-80
 	LEAQ tailmask<>+32(SB), AX // the tail's mask: tailmask<>+32−tail
 	SUBQ i2c_tail, AX
 	VMOVUPS (AX), Y15
+	MOVQ kernelRows+32(FP), AX // whole stores if (KernelH+1)·tail ≥ 32
+	INCQ AX
+	IMULQ i2c_tail, AX
+	MOVQ $1, i2c_whole
+	MOVQ $0x7fffffffffffffff, CX
+	CMPQ AX, $32
+	CMOVQLT CX, i2c_whole
 
 conv1Im2colVec_row:
 	MOVQ colCount+24(FP), i2c_cols
@@ -654,11 +662,43 @@ conv1Im2colVec_col:
 	MOVQ kernelRows+32(FP), i2c_kh
 	TESTQ i2c_vecs, i2c_vecs
 	JNZ conv1Im2colVec_kh
+	CMPQ i2c_cols, i2c_whole
+	JLE conv1Im2colVec_short
+
+conv1Im2colVec_whole:
+	// short runs, not in a row's last window: whole stores
+	VMASKMOVPS (i2c_src), Y15, Y0
+	VMOVUPS Y0, (i2c_dst)
+	ADDQ i2c_tail, i2c_dst
+	ADDQ xRow+48(FP), i2c_src
+	DECQ i2c_kh
+	JNZ conv1Im2colVec_whole
+	JMP conv1Im2colVec_window
 
 conv1Im2colVec_short:
-	// runs shorter than a vector: one masked copy (or sum) each
-	VMASKMOVPS (i2c_src), Y15, Y0
-	VMASKMOVPS Y0, Y15, (i2c_dst)
+	// runs shorter than a vector: in pieces of 4, 2 and 1 floats
+	XORQ i2c_off, i2c_off
+	TESTQ $16, i2c_tail
+	JZ conv1Im2colVec_shortp1
+	VMOVUPS (i2c_src)(i2c_off*1), X0
+	VMOVUPS X0, (i2c_dst)(i2c_off*1)
+	ADDQ $16, i2c_off
+
+conv1Im2colVec_shortp1:
+	TESTQ $8, i2c_tail
+	JZ conv1Im2colVec_shortp2
+	VMOVSD (i2c_src)(i2c_off*1), X0
+	VMOVSD X0, (i2c_dst)(i2c_off*1)
+	ADDQ $8, i2c_off
+
+conv1Im2colVec_shortp2:
+	TESTQ $4, i2c_tail
+	JZ conv1Im2colVec_shortp3
+	VMOVSS (i2c_src)(i2c_off*1), X0
+	VMOVSS X0, (i2c_dst)(i2c_off*1)
+	ADDQ $4, i2c_off
+
+conv1Im2colVec_shortp3:
 	ADDQ i2c_tail, i2c_dst
 	ADDQ xRow+48(FP), i2c_src
 	DECQ i2c_kh
@@ -682,9 +722,9 @@ conv1Im2colVec_vec:
 conv1Im2colVec_tail:
 	TESTQ i2c_tail, i2c_tail
 	JZ conv1Im2colVec_next
-	VMASKMOVPS (i2c_src)(i2c_off*1), Y15, Y0
-	VMASKMOVPS Y0, Y15, (i2c_dst)(i2c_off*1)
 	ADDQ i2c_tail, i2c_off
+	VMOVUPS -32(i2c_src)(i2c_off*1), Y0
+	VMOVUPS Y0, -32(i2c_dst)(i2c_off*1)
 
 conv1Im2colVec_next:
 	ADDQ i2c_off, i2c_dst
@@ -6055,15 +6095,15 @@ fcForwardVec_rows12_cols0_k:
 	ADDQ bstr, b_k
 	DECQ kleft
 	JNZ fcForwardVec_rows12_cols0_k
-	VMASKMOVPS Y0, mask, 0(c_row)
-	VMASKMOVPS Y1, mask, 8(c_row)
-	VMASKMOVPS Y2, mask, 16(c_row)
-	VMASKMOVPS Y3, mask, 24(c_row)
-	VMASKMOVPS Y4, mask, 32(c_row)
-	VMASKMOVPS Y5, mask, 40(c_row)
-	VMASKMOVPS Y6, mask, 48(c_row)
-	VMASKMOVPS Y7, mask, 56(c_row)
-	VMASKMOVPS Y8, mask, 64(c_row)
+	VMOVUPS Y0, 0(c_row)
+	VMOVUPS Y1, 8(c_row)
+	VMOVUPS Y2, 16(c_row)
+	VMOVUPS Y3, 24(c_row)
+	VMOVUPS Y4, 32(c_row)
+	VMOVUPS Y5, 40(c_row)
+	VMOVUPS Y6, 48(c_row)
+	VMOVUPS Y7, 56(c_row)
+	VMOVUPS Y8, 64(c_row)
 	VMASKMOVPS Y9, mask, 72(c_row)
 	VMASKMOVPS Y10, mask, 80(c_row)
 	VMASKMOVPS Y11, mask, 88(c_row)
@@ -6540,11 +6580,11 @@ fcWeightGradVecWeights_rows8_loop_cols0_k:
 	ADDQ bstr, b_k
 	DECQ kleft
 	JNZ fcWeightGradVecWeights_rows8_loop_cols0_k
-	VMASKMOVPS Y0, mask, 0(c_row)
-	VMASKMOVPS Y1, mask, 8(c_row)
-	VMASKMOVPS Y2, mask, 16(c_row)
-	VMASKMOVPS Y3, mask, 24(c_row)
-	VMASKMOVPS Y4, mask, 32(c_row)
+	VMOVUPS Y0, 0(c_row)
+	VMOVUPS Y1, 8(c_row)
+	VMOVUPS Y2, 16(c_row)
+	VMOVUPS Y3, 24(c_row)
+	VMOVUPS Y4, 32(c_row)
 	VMASKMOVPS Y5, mask, 40(c_row)
 	VMASKMOVPS Y6, mask, 48(c_row)
 	VMASKMOVPS Y7, mask, 56(c_row)
