@@ -8,18 +8,24 @@ import (
 
 // Im2colInterior (see Op) copies, for each output pixel whose window lies
 // inside the input, its KernelH runs of KernelW·InC contiguous inputs
-// into its im2col row: whole vectors, then a masked tail (K1 on AVX-512,
-// VMASKMOVPS on AVX2; the mask is made once per call); a run shorter
-// than a vector takes a loop of its own, one masked copy per run. The copies are what a Go im2col spends
-// its time on when a run is short (LeNet-5's first layer: runs of 5
-// floats, each a bounds-checked scalar copy or a call of memmove). The
-// geometry is passed as arguments: every convolution shares one TEXT per
-// ISA.
+// into its im2col row: whole vectors, then the tail. AVX-512 masks the
+// tail with K1; AVX2 avoids VMASKMOVPS stores, which AMD's Zen 2
+// microcodes (about 15 cycles against 1), and copies the run's last
+// whole vector again, overlapping the one before. A run shorter than a
+// vector (a first layer's few input channels) takes a loop of its own:
+// one masked copy per run (AVX-512), or on AVX2 a masked load and a whole
+// store whose lanes past the run the next runs overwrite, but in a row's
+// last window, which goes in pieces of 4, 2 and 1 floats. The copies are
+// what a Go im2col spends its time on when a run is short (LeNet-5's first
+// layer: runs of 5 floats, each a bounds-checked scalar copy or a call of
+// memmove). The geometry is passed as arguments: every convolution
+// shares one TEXT per ISA.
 //
 // Col2imInterior (see Op) runs the same loops with the copy reversed into
 // a sum: each run of x is loaded, its im2col row added (VADDPS, x as the
-// first source, as Go's x += row computes it) and stored back, the runs
-// one after another, so that the overlapping windows of neighbouring
+// first source, as Go's x += row computes it) and stored back (an AVX2
+// tail in pieces, since no lane may be added twice), the runs one after
+// another, so that the overlapping windows of neighbouring
 // pixels add in row-major order on every path. Its TEXT takes the same
 // arguments.
 
@@ -144,9 +150,9 @@ func planIm2col(m im2colSpec, isa isaParams) *flatCtx {
 	b = append(b, poolWindow{Label: colL, Insns: []insn{in("MOVQ", "i2c_x", "i2c_src"), in("MOVQ", arg("kernelRows"), "i2c_kh"), in("TESTQ", "i2c_vecs", "i2c_vecs"), in("JNZ", khL)}})
 	// A run shorter than a vector (a first layer's few input channels)
 	// is one masked copy (a scatter adds it into the run instead): its
-	// own loop, without the run's bookkeeping. AVX2 copies it in pieces
-	// of 4, 2 and 1 floats, because a VMASKMOVPS store is microcoded on
-	// AMD's Zen 2 (about 15 cycles, against 1 for a plain store).
+	// own loop, without the run's bookkeeping. AVX2 stores no mask (see
+	// the top of the file): a whole vector where the next runs overwrite
+	// what lies past the run, pieces of 4, 2 and 1 floats elsewhere.
 	short := poolWindow{Label: shortL, Comment: "runs shorter than a vector: one masked copy (or sum) each"}
 	switch {
 	case z && m.scatter:
