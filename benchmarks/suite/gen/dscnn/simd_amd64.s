@@ -1753,6 +1753,54 @@ TEXT ·dw1WindowVecAVX2(SB), NOSPLIT, $0-72
 	MOVQ c4+32(FP), win_c4
 	XORQ win_cv, win_cv
 
+dw1WindowVec_group:
+	// 4 channel vectors at a time
+	MOVQ win_c4, win_xq
+	SUBQ win_cv, win_xq
+	CMPQ win_xq, $128
+	JLT dw1WindowVec_rest
+	MOVQ b+24(FP), win_xr
+	VMOVUPS 0(win_xr)(win_cv*1), Y0
+	VMOVUPS 32(win_xr)(win_cv*1), Y1
+	VMOVUPS 64(win_xr)(win_cv*1), Y2
+	VMOVUPS 96(win_xr)(win_cv*1), Y3
+	LEAQ (win_x)(win_cv*1), win_xr
+	LEAQ (win_w)(win_cv*1), win_wr
+	MOVQ taprows+40(FP), win_rows
+
+dw1WindowVec_grow:
+	MOVQ win_xr, win_xq
+	MOVQ win_wr, win_wq
+	MOVQ tapcols+48(FP), win_cols
+
+dw1WindowVec_gtap:
+	VMOVUPS 0(win_xq), Y4
+	VFMADD231PS 0(win_wq), Y4, Y0
+	VMOVUPS 32(win_xq), Y5
+	VFMADD231PS 32(win_wq), Y5, Y1
+	VMOVUPS 64(win_xq), Y6
+	VFMADD231PS 64(win_wq), Y6, Y2
+	VMOVUPS 96(win_xq), Y7
+	VFMADD231PS 96(win_wq), Y7, Y3
+	ADDQ win_c4, win_xq
+	ADDQ win_c4, win_wq
+	DECQ win_cols
+	JNZ dw1WindowVec_gtap
+	ADDQ xRow+56(FP), win_xr
+	ADDQ wRow+64(FP), win_wr
+	DECQ win_rows
+	JNZ dw1WindowVec_grow
+	VMOVUPS Y0, 0(win_y)(win_cv*1)
+	VMOVUPS Y1, 32(win_y)(win_cv*1)
+	VMOVUPS Y2, 64(win_y)(win_cv*1)
+	VMOVUPS Y3, 96(win_y)(win_cv*1)
+	ADDQ $128, win_cv
+	JMP dw1WindowVec_group
+
+dw1WindowVec_rest:
+	CMPQ win_cv, win_c4
+	JGE dw1WindowVec_done
+
 dw1WindowVec_chan:
 	MOVQ b+24(FP), win_xr
 	VMOVUPS (win_xr)(win_cv*1), Y0
@@ -1780,6 +1828,8 @@ dw1WindowVec_tap:
 	ADDQ $32, win_cv
 	CMPQ win_cv, win_c4
 	JLT dw1WindowVec_chan
+
+dw1WindowVec_done:
 	VZEROUPPER
 	RET
 
