@@ -108,6 +108,10 @@ var testPools = []struct {
 	{"poolValid3s2c20", PoolShape{InH: 5, InW: 5, Channels: 20, KernelH: 3, KernelW: 3, StrideH: 2, StrideW: 2, OutH: 2, OutW: 2}, true},
 	{"poolSame3s1c16", PoolShape{InH: 6, InW: 6, Channels: 16, KernelH: 3, KernelW: 3, StrideH: 1, StrideW: 1, PadTop: 1, PadLeft: 1, OutH: 6, OutW: 6}, true},
 	{"poolTiled4x4c1", PoolShape{InH: 4, InW: 4, Channels: 1, KernelH: 2, KernelW: 2, StrideH: 2, StrideW: 2, OutH: 2, OutW: 2}, false},
+	// LeNet-5's first pool, smaller: AVX2 stores whole vectors but in
+	// the last row (6 and 3 channels leave 2 and 5 lanes past a window).
+	{"poolTiled6x8c6", PoolShape{InH: 6, InW: 8, Channels: 6, KernelH: 2, KernelW: 2, StrideH: 2, StrideW: 2, OutH: 3, OutW: 4}, false},
+	{"poolTiled6x8c3", PoolShape{InH: 6, InW: 8, Channels: 3, KernelH: 2, KernelW: 2, StrideH: 2, StrideW: 2, OutH: 3, OutW: 4}, true},
 }
 
 // testDepthwise are depthwise shapes (Filters = InC): MobileNet's strided

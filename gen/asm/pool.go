@@ -168,7 +168,17 @@ func planPool(ps poolSpec, isa isaParams) *poolCtx {
 		ctx.Loads = []argLoad{{"MOVQ", argOff("x"), "x_s"}, {"MOVQ", argOff("y"), "y_s"}}
 		ctx.Defines = append([]define{{"x_s", "AX", "x: current sample"}, {"y_s", "CX", "y: current sample"}}, walkDefines...)
 		ctx.Advance = []advance{{"x_s", inStep}, {"y_s", outStep}}
-		ctx.Windows = p.walk(ps.symbol, func(taps []int, di int) []insn {
+		// A masked AVX2 store is microcoded on Zen 2 (see Im2colInterior):
+		// a window but in the last row stores its last vector whole, the
+		// lanes past it falling on windows that are stored after it (the
+		// rows and windows go in order, and every window is stored).
+		whole := !z && tail != 0 && isa.lanes-tail <= p.OutW*p.Channels
+		for _, ss := range [][]segment{segments(p.InH, p.KernelH, p.StrideH, p.PadTop, p.OutH), segments(p.InW, p.KernelW, p.StrideW, p.PadLeft, p.OutW)} {
+			for _, sg := range ss {
+				whole = whole && sg.k1 > sg.k0
+			}
+		}
+		ctx.Windows = p.walk(ps.symbol, whole, func(taps []int, lastRow bool, di int) []insn {
 			var out []insn
 			for v := range cvecs {
 				i := v
@@ -218,7 +228,11 @@ func planPool(ps poolSpec, isa isaParams) *poolCtx {
 						out = append(out, insn{Op: "VORPS", Args: strings.Join([]string{nan, acc, acc}, ", "), Comment: "NaN (all ones) where a tap was NaN"})
 					}
 				}
-				out = append(out, store(v, acc, fmt.Sprintf("%d(y_s)(ooff*1)", vOff(v))))
+				if whole && !lastRow {
+					out = append(out, in("VMOVUPS", acc, fmt.Sprintf("%d(y_s)(ooff*1)", vOff(v))))
+				} else {
+					out = append(out, store(v, acc, fmt.Sprintf("%d(y_s)(ooff*1)", vOff(v))))
+				}
 			}
 			return out
 		})
@@ -248,7 +262,7 @@ func planPool(ps poolSpec, isa isaParams) *poolCtx {
 		body.Insns = append(body.Insns, in("ADDQ", fmt.Sprintf("$%d", C), "ioff"), in("DECQ", "ocol"), in("JNZ", body.Label))
 		ctx.Windows = append(ctx.Windows, zeroing, body)
 	}
-	ctx.Windows = append(ctx.Windows, p.walk(ps.symbol, func(taps []int, di int) []insn {
+	ctx.Windows = append(ctx.Windows, p.walk(ps.symbol, false, func(taps []int, _ bool, di int) []insn {
 		var out []insn
 		for v := range cvecs {
 			set := v % 2
@@ -348,10 +362,18 @@ func segments(in, kernel, stride, pad, out int) []segment {
 // the output; body gets the window's taps inside the input (pixel offsets
 // kh·InW + kw from the window's origin) and the byte displacement di of
 // the origin from ioff (the output window is at 0(…)(ooff*1)).
-func (p PoolShape) walk(prefix string, body func(taps []int, di int) []insn) []poolWindow {
+//
+// With splitLast the last row of windows is a segment of its own, and body
+// learns whether its windows are in it.
+func (p PoolShape) walk(prefix string, splitLast bool, body func(taps []int, lastRow bool, di int) []insn) []poolWindow {
 	C := 4 * p.Channels
+	hs := segments(p.InH, p.KernelH, p.StrideH, p.PadTop, p.OutH)
+	if last := hs[len(hs)-1]; splitLast && last.hi-last.lo > 1 {
+		hs[len(hs)-1].hi--
+		hs = append(hs, segment{last.hi - 1, last.hi, last.k0, last.k1})
+	}
 	g := walkGeom{
-		hs:   segments(p.InH, p.KernelH, p.StrideH, p.PadTop, p.OutH),
+		hs:   hs,
 		ws:   segments(p.InW, p.KernelW, p.StrideW, p.PadLeft, p.OutW),
 		iRow: p.StrideH * p.InW * C, iCol: p.StrideW * C, oRow: p.OutW * C, oCol: C,
 		shift: (p.PadTop*p.InW + p.PadLeft) * C,
@@ -363,7 +385,7 @@ func (p PoolShape) walk(prefix string, body func(taps []int, di int) []insn) []p
 				taps = append(taps, kh*p.InW+kw)
 			}
 		}
-		return body(taps, di)
+		return body(taps, h.hi == p.OutH, di)
 	})
 }
 

@@ -1034,13 +1034,37 @@ TEXT ·pool1ForwardVecAVX2(SB), NOSPLIT, $0-24
 pool1ForwardVec_sample:
 	XORQ ioff, ioff
 	XORQ ooff, ooff
-	MOVQ $14, orow
+	MOVQ $13, orow
 
 pool1ForwardVec_row0:
-	// pixels (0..13, 0..13)
+	// pixels (0..12, 0..13)
 	MOVQ $14, ocol
 
 pool1ForwardVec_row0_cols0:
+	VMASKMOVPS 0(x_s)(ioff*1), Y15, Y0
+	VCMPPS $3, Y0, Y0, Y12 // nan: the lanes with a NaN
+	VMASKMOVPS 24(x_s)(ioff*1), Y15, Y8
+	VMAXPS Y8, Y0, Y0
+	VCMPPS $3, Y8, Y12, Y12
+	VMASKMOVPS 672(x_s)(ioff*1), Y15, Y8
+	VMAXPS Y8, Y0, Y0
+	VCMPPS $3, Y8, Y12, Y12
+	VMASKMOVPS 696(x_s)(ioff*1), Y15, Y8
+	VMAXPS Y8, Y0, Y0
+	VCMPPS $3, Y8, Y12, Y12
+	VORPS Y12, Y0, Y0 // NaN (all ones) where a tap was NaN
+	VMOVUPS Y0, 0(y_s)(ooff*1)
+	ADDQ $48, ioff
+	ADDQ $24, ooff
+	DECQ ocol
+	JNZ pool1ForwardVec_row0_cols0
+	ADDQ $672, ioff
+	DECQ orow
+	JNZ pool1ForwardVec_row0
+	// pixels (13, 0..13)
+	MOVQ $14, ocol
+
+pool1ForwardVec_row1_cols0:
 	VMASKMOVPS 0(x_s)(ioff*1), Y15, Y0
 	VCMPPS $3, Y0, Y0, Y12 // nan: the lanes with a NaN
 	VMASKMOVPS 24(x_s)(ioff*1), Y15, Y8
@@ -1057,10 +1081,7 @@ pool1ForwardVec_row0_cols0:
 	ADDQ $48, ioff
 	ADDQ $24, ooff
 	DECQ ocol
-	JNZ pool1ForwardVec_row0_cols0
-	ADDQ $672, ioff
-	DECQ orow
-	JNZ pool1ForwardVec_row0
+	JNZ pool1ForwardVec_row1_cols0
 	ADDQ $18816, x_s
 	ADDQ $4704, y_s
 	DECQ rows
