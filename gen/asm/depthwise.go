@@ -373,45 +373,33 @@ func planWindow(d windowSpec, isa isaParams) *flatCtx {
 		{"win_xq", "R9", "x: current tap"}, {"win_wq", "R10", "w: current tap"},
 		{"win_rows", "R11", "tap rows left"}, {"win_cols", "R12", "taps left in the row"},
 	})
-	acc, t := isa.reg(0), isa.reg(1)
-	load := k1IO{z}.load
-	fma := in("VFMADD231PS", "(win_wq)", t, acc)
-	store := in("VMOVUPS", acc, "(win_y)(win_cv*1)")
-	if z {
-		fma = in("VFMADD231PS", "(win_wq)", t, "K1", acc)
-		store = in("VMOVUPS", acc, "K1", "(win_y)(win_cv*1)")
-	}
-	chanL, rowL, tapL := d.symbol+"_chan", d.symbol+"_row", d.symbol+"_tap"
 	b := []poolWindow{{Insns: []insn{
 		in("MOVQ", arg("y"), "win_y"), in("MOVQ", arg("x"), "win_x"), in("MOVQ", arg("w"), "win_w"),
 		in("MOVQ", arg("c4"), "win_c4"), in("XORQ", "win_cv", "win_cv"),
 	}}}
+	chanL, vb := d.symbol+"_chan", 4*isa.lanes
 	if !z {
-		b = append(b, windowGroups(d.symbol, arg)...)
+		// Groups of windowGroup whole vectors, then one vector at a time
+		// for the rest (or the end, when none are left).
+		groupL, restL := d.symbol+"_group", d.symbol+"_rest"
+		b = append(b, windowPass(isa, arg, windowGroup, windowLabels{groupL, d.symbol + "_grow", d.symbol + "_gtap"},
+			poolWindow{Comment: fmt.Sprintf("%d channel vectors at a time", windowGroup), Insns: []insn{
+				in("MOVQ", "win_c4", "win_xq"), in("SUBQ", "win_cv", "win_xq"), in("CMPQ", "win_xq", fmt.Sprintf("$%d", windowGroup*vb)), in("JLT", restL),
+			}},
+			[]insn{in("JMP", groupL)})...)
+		b = append(b, poolWindow{Label: restL, Insns: []insn{in("CMPQ", "win_cv", "win_c4"), in("JGE", d.symbol+"_done")}})
 	}
-	head := poolWindow{Label: chanL}
+	var head poolWindow
 	if z {
 		head.Comment = "K1: the vector's lanes"
-		head.Insns = append(head.Insns, laneMask("win_c4", "win_cv", "win_xr", "win_wr", "win_xq", 4*isa.lanes)...)
+		head.Insns = laneMask("win_c4", "win_cv", "win_xr", "win_wr", "win_xq", vb)
 	}
-	head.Insns = append(head.Insns,
-		in("MOVQ", arg("b"), "win_xr"), load("(win_xr)(win_cv*1)", acc),
-		in("LEAQ", "(win_x)(win_cv*1)", "win_xr"), in("LEAQ", "(win_w)(win_cv*1)", "win_wr"),
-		in("MOVQ", arg("taprows"), "win_rows"))
-	row := poolWindow{Label: rowL, Insns: []insn{in("MOVQ", "win_xr", "win_xq"), in("MOVQ", "win_wr", "win_wq"), in("MOVQ", arg("tapcols"), "win_cols")}}
-	tap := poolWindow{Label: tapL, Insns: []insn{
-		load("(win_xq)", t), fma,
-		in("ADDQ", "win_c4", "win_xq"), in("ADDQ", "win_c4", "win_wq"), in("DECQ", "win_cols"), in("JNZ", tapL),
-	}}
-	tail := poolWindow{Insns: []insn{
-		in("ADDQ", arg("xRow"), "win_xr"), in("ADDQ", arg("wRow"), "win_wr"), in("DECQ", "win_rows"), in("JNZ", rowL),
-		store,
-		in("ADDQ", fmt.Sprintf("$%d", 4*isa.lanes), "win_cv"), in("CMPQ", "win_cv", "win_c4"), in("JLT", chanL),
-	}}
-	ctx.Blocks = append(b, head, row, tap, tail)
+	b = append(b, windowPass(isa, arg, 1, windowLabels{chanL, d.symbol + "_row", d.symbol + "_tap"}, head,
+		[]insn{in("CMPQ", "win_cv", "win_c4"), in("JLT", chanL)})...)
 	if !z {
-		ctx.Blocks = append(ctx.Blocks, poolWindow{Label: d.symbol + "_done"})
+		b = append(b, poolWindow{Label: d.symbol + "_done"})
 	}
+	ctx.Blocks = b
 	return ctx
 }
 
@@ -420,34 +408,47 @@ func planWindow(d windowSpec, isa isaParams) *flatCtx {
 // (5 cycles on Zen 2) overlaps instead of bounding each tap.
 const windowGroup = 4
 
-// windowGroups is the AVX2 window kernel's loop over groups of
-// windowGroup whole channel vectors, each lane's taps in the same order
-// as the one-vector loop after it (which takes the vectors left, or ends
-// the kernel when there are none).
-func windowGroups(symbol string, arg func(string) string) []poolWindow {
-	const vb = 32
-	groupL, rowL, tapL := symbol+"_group", symbol+"_grow", symbol+"_gtap"
-	head := poolWindow{Label: groupL, Comment: fmt.Sprintf("%d channel vectors at a time", windowGroup), Insns: []insn{
-		in("MOVQ", "win_c4", "win_xq"), in("SUBQ", "win_cv", "win_xq"), in("CMPQ", "win_xq", fmt.Sprintf("$%d", windowGroup*vb)), in("JLT", symbol+"_rest"),
-		in("MOVQ", arg("b"), "win_xr"),
-	}}
-	tap := poolWindow{Label: tapL}
+// windowLabels are a window pass's labels: its channel vectors, its rows
+// of taps, its taps.
+type windowLabels struct{ vectors, row, tap string }
+
+// windowPass is one pass of a window kernel over n channel vectors from
+// win_cv (n > 1: whole AVX2 vectors; on AVX-512 K1 masks the one vector):
+// after head's instructions, the sums start at the bias, the taps are
+// looped row by row in row-major order (the same order for every lane, so
+// every n gives the same bits), the sums are stored, win_cv steps past
+// them, and next loops back.
+func windowPass(isa isaParams, arg func(string) string, n int, l windowLabels, head poolWindow, next []insn) []poolWindow {
+	z := isa.suffix == "AVX512"
+	vb := 4 * isa.lanes
+	io := k1IO{z}
+	// at is base+off (the first vector without a displacement).
+	at := func(g int, base string) string {
+		if g == 0 {
+			return base
+		}
+		return fmt.Sprintf("%d%s", g*vb, base)
+	}
+	head.Label = l.vectors
+	head.Insns = append(head.Insns, in("MOVQ", arg("b"), "win_xr"))
+	tap := poolWindow{Label: l.tap}
 	var stores []insn
-	for g := range windowGroup {
-		acc, t := fmt.Sprintf("Y%d", g), fmt.Sprintf("Y%d", windowGroup+g)
-		head.Insns = append(head.Insns, in("VMOVUPS", fmt.Sprintf("%d(win_xr)(win_cv*1)", g*vb), acc))
-		tap.Insns = append(tap.Insns, in("VMOVUPS", fmt.Sprintf("%d(win_xq)", g*vb), t), in("VFMADD231PS", fmt.Sprintf("%d(win_wq)", g*vb), t, acc))
-		stores = append(stores, in("VMOVUPS", acc, fmt.Sprintf("%d(win_y)(win_cv*1)", g*vb)))
+	for g := range n {
+		acc, t := isa.reg(g), isa.reg(n+g)
+		head.Insns = append(head.Insns, io.load(at(g, "(win_xr)(win_cv*1)"), acc))
+		fma := in("VFMADD231PS", at(g, "(win_wq)"), t, acc)
+		if z {
+			fma = in("VFMADD231PS", at(g, "(win_wq)"), t, "K1", acc)
+		}
+		tap.Insns = append(tap.Insns, io.load(at(g, "(win_xq)"), t), fma)
+		stores = append(stores, io.store(acc, at(g, "(win_y)(win_cv*1)")))
 	}
 	head.Insns = append(head.Insns, in("LEAQ", "(win_x)(win_cv*1)", "win_xr"), in("LEAQ", "(win_w)(win_cv*1)", "win_wr"), in("MOVQ", arg("taprows"), "win_rows"))
-	row := poolWindow{Label: rowL, Insns: []insn{in("MOVQ", "win_xr", "win_xq"), in("MOVQ", "win_wr", "win_wq"), in("MOVQ", arg("tapcols"), "win_cols")}}
-	tap.Insns = append(tap.Insns, in("ADDQ", "win_c4", "win_xq"), in("ADDQ", "win_c4", "win_wq"), in("DECQ", "win_cols"), in("JNZ", tapL))
-	tail := poolWindow{Insns: append(append([]insn{
-		in("ADDQ", arg("xRow"), "win_xr"), in("ADDQ", arg("wRow"), "win_wr"), in("DECQ", "win_rows"), in("JNZ", rowL)},
-		stores...),
-		in("ADDQ", fmt.Sprintf("$%d", windowGroup*vb), "win_cv"), in("JMP", groupL))}
-	rest := poolWindow{Label: symbol + "_rest", Insns: []insn{in("CMPQ", "win_cv", "win_c4"), in("JGE", symbol+"_done")}}
-	return []poolWindow{head, row, tap, tail, rest}
+	row := poolWindow{Label: l.row, Insns: []insn{in("MOVQ", "win_xr", "win_xq"), in("MOVQ", "win_wr", "win_wq"), in("MOVQ", arg("tapcols"), "win_cols")}}
+	tap.Insns = append(tap.Insns, in("ADDQ", "win_c4", "win_xq"), in("ADDQ", "win_c4", "win_wq"), in("DECQ", "win_cols"), in("JNZ", l.tap))
+	tail := []insn{in("ADDQ", arg("xRow"), "win_xr"), in("ADDQ", arg("wRow"), "win_wr"), in("DECQ", "win_rows"), in("JNZ", l.row)}
+	tail = append(append(tail, stores...), in("ADDQ", fmt.Sprintf("$%d", n*vb), "win_cv"))
+	return []poolWindow{head, row, tap, {Insns: append(tail, next...)}}
 }
 
 // windows lists the window kernels that implement k.

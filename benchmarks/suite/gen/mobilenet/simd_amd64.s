@@ -1462,7 +1462,7 @@ dw1WindowVec_group:
 	CMPQ win_xq, $128
 	JLT dw1WindowVec_rest
 	MOVQ b+24(FP), win_xr
-	VMOVUPS 0(win_xr)(win_cv*1), Y0
+	VMOVUPS (win_xr)(win_cv*1), Y0
 	VMOVUPS 32(win_xr)(win_cv*1), Y1
 	VMOVUPS 64(win_xr)(win_cv*1), Y2
 	VMOVUPS 96(win_xr)(win_cv*1), Y3
@@ -1476,8 +1476,8 @@ dw1WindowVec_grow:
 	MOVQ tapcols+48(FP), win_cols
 
 dw1WindowVec_gtap:
-	VMOVUPS 0(win_xq), Y4
-	VFMADD231PS 0(win_wq), Y4, Y0
+	VMOVUPS (win_xq), Y4
+	VFMADD231PS (win_wq), Y4, Y0
 	VMOVUPS 32(win_xq), Y5
 	VFMADD231PS 32(win_wq), Y5, Y1
 	VMOVUPS 64(win_xq), Y6
@@ -1492,7 +1492,7 @@ dw1WindowVec_gtap:
 	ADDQ wRow+64(FP), win_wr
 	DECQ win_rows
 	JNZ dw1WindowVec_grow
-	VMOVUPS Y0, 0(win_y)(win_cv*1)
+	VMOVUPS Y0, (win_y)(win_cv*1)
 	VMOVUPS Y1, 32(win_y)(win_cv*1)
 	VMOVUPS Y2, 64(win_y)(win_cv*1)
 	VMOVUPS Y3, 96(win_y)(win_cv*1)
