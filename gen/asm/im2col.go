@@ -199,19 +199,16 @@ func planIm2col(m im2colSpec, isa isaParams) *flatCtx {
 		tail.Insns = append(tail.Insns, in("VMOVUPS.Z", src, "K1", v), in("VADDPS.Z", dst, v, "K1", v), in("VMOVUPS", v, "K1", src), in("ADDQ", "i2c_tail", "i2c_off"))
 	case z:
 		tail.Insns = append(tail.Insns, in("VMOVUPS.Z", src, "K1", v), in("VMOVUPS", v, "K1", dst), in("ADDQ", "i2c_tail", "i2c_off"))
-	case m.scatter:
-		// A sum must not add a lane twice: the tail in pieces.
-		b = append(b, tail)
-		tail = poolWindow{}
-		b = append(b, im2colPieces(m.symbol+"_tailp", true, nil)...)
-	default:
+	case !m.scatter:
 		// The run's last whole vector, overlapping the one before it:
 		// the same floats copied twice, no lane past the run.
 		tail.Insns = append(tail.Insns, in("ADDQ", "i2c_tail", "i2c_off"),
 			in("VMOVUPS", "-32"+src, v), in("VMOVUPS", v, "-32"+dst))
 	}
-	if len(tail.Insns) > 0 {
-		b = append(b, tail)
+	b = append(b, tail)
+	if !z && m.scatter {
+		// A sum must not add a lane twice: the tail in pieces.
+		b = append(b, im2colPieces(m.symbol+"_tailp", true, nil)...)
 	}
 	b = append(b, poolWindow{Label: nextL, Insns: []insn{
 		in("ADDQ", "i2c_off", "i2c_dst"), in("ADDQ", arg("xRow"), "i2c_src"), in("DECQ", "i2c_kh"), in("JNZ", khL),
@@ -231,9 +228,12 @@ func planIm2col(m im2colSpec, isa isaParams) *flatCtx {
 func im2colPieces(label string, scatter bool, end []insn) []poolWindow {
 	const src, dst = "(i2c_src)(i2c_off*1)", "(i2c_dst)(i2c_off*1)"
 	var b []poolWindow
+	// move loads or stores the piece; addOne adds a memory operand to it
+	// (the 4-byte piece; the others add through X1, so that no load
+	// reaches past the piece).
 	pieces := []struct {
 		bytes        int
-		load, addOne string
+		move, addOne string
 	}{{16, "VMOVUPS", ""}, {8, "VMOVSD", ""}, {4, "VMOVSS", "VADDSS"}}
 	for i, p := range pieces {
 		next := fmt.Sprintf("%s%d", label, i+1)
@@ -241,18 +241,17 @@ func im2colPieces(label string, scatter bool, end []insn) []poolWindow {
 		if i > 0 {
 			w.Label = fmt.Sprintf("%s%d", label, i)
 		}
-		store := p.load
 		if !scatter {
-			w.Insns = append(w.Insns, in(p.load, src, "X0"), in(store, "X0", dst))
+			w.Insns = append(w.Insns, in(p.move, src, "X0"), in(p.move, "X0", dst))
 		} else {
 			// x (in X0) is the first source, as in Go's x += row.
-			w.Insns = append(w.Insns, in(p.load, src, "X0"))
+			w.Insns = append(w.Insns, in(p.move, src, "X0"))
 			if p.addOne != "" {
 				w.Insns = append(w.Insns, in(p.addOne, dst, "X0", "X0"))
 			} else {
-				w.Insns = append(w.Insns, in(p.load, dst, "X1"), in("VADDPS", "X1", "X0", "X0"))
+				w.Insns = append(w.Insns, in(p.move, dst, "X1"), in("VADDPS", "X1", "X0", "X0"))
 			}
-			w.Insns = append(w.Insns, in(store, "X0", src))
+			w.Insns = append(w.Insns, in(p.move, "X0", src))
 		}
 		w.Insns = append(w.Insns, in("ADDQ", fmt.Sprintf("$%d", p.bytes), "i2c_off"))
 		b = append(b, w)
