@@ -341,7 +341,7 @@ func Render(pkg string, kernels []Kernel) ([]File, error) {
 		for gi, g := range k.gemms() {
 			ng := neutralK.gemms()[gi]
 			ng.reference, ng.what = "", nil
-			for _, isa := range isas {
+			for _, isa := range k.textISAs() {
 				ctx := planGemm(g, isa)
 				if err := d.add(&fc, textCtx{Gemm: ctx}, textCtx{Gemm: planGemm(ng, isa)}); err != nil {
 					return nil, err
@@ -370,7 +370,7 @@ func Render(pkg string, kernels []Kernel) ([]File, error) {
 		for pi, p := range k.pools() {
 			np := neutralK.pools()[pi]
 			np.reference, np.what = "", nil
-			for _, isa := range isas {
+			for _, isa := range k.textISAs() {
 				if err := d.add(&fc, textCtx{Pool: planPool(p, isa)}, textCtx{Pool: planPool(np, isa)}); err != nil {
 					return nil, err
 				}
@@ -380,7 +380,7 @@ func Render(pkg string, kernels []Kernel) ([]File, error) {
 			}
 		}
 		for _, cs := range k.channels() {
-			for _, isa := range isas {
+			for _, isa := range k.textISAs() {
 				// The plan depends on the kind alone: the neutral plan is
 				// the plan under a neutral name.
 				nc := cs
@@ -393,7 +393,7 @@ func Render(pkg string, kernels []Kernel) ([]File, error) {
 		for mi, ms := range k.im2cols() {
 			nm := neutralK.im2cols()[mi]
 			nm.reference, nm.what = "", nil
-			for _, isa := range isas {
+			for _, isa := range k.textISAs() {
 				if err := d.add(&fc, textCtx{Flat: planIm2col(ms, isa)}, textCtx{Flat: planIm2col(nm, isa)}); err != nil {
 					return nil, err
 				}
@@ -403,7 +403,7 @@ func Render(pkg string, kernels []Kernel) ([]File, error) {
 		for wi, ws := range k.windows() {
 			nw := neutralK.windows()[wi]
 			nw.reference, nw.what = "", nil
-			for _, isa := range isas {
+			for _, isa := range k.textISAs() {
 				if err := d.add(&fc, textCtx{Flat: planWindow(ws, isa)}, textCtx{Flat: planWindow(nw, isa)}); err != nil {
 					return nil, err
 				}
@@ -412,14 +412,14 @@ func Render(pkg string, kernels []Kernel) ([]File, error) {
 		for wi, ws := range k.windowGrads() {
 			nw := neutralK.windowGrads()[wi]
 			nw.reference, nw.what = "", nil
-			for _, isa := range isas {
+			for _, isa := range k.textISAs() {
 				if err := d.add(&fc, textCtx{Flat: planWindowGrad(ws, isa)}, textCtx{Flat: planWindowGrad(nw, isa)}); err != nil {
 					return nil, err
 				}
 			}
 		}
 		for range k.reluBacks() {
-			for _, isa := range isas {
+			for _, isa := range k.textISAs() {
 				rs := reluBackSpec{symbol: k.Name, reference: k.Name + "Go"}
 				if err := d.add(&fc, textCtx{Flat: planReLUBack(rs, isa)}, textCtx{Flat: planReLUBack(reluBackSpec{symbol: "K"}, isa)}); err != nil {
 					return nil, err
@@ -427,7 +427,7 @@ func Render(pkg string, kernels []Kernel) ([]File, error) {
 			}
 		}
 		for range k.relus() {
-			for _, isa := range isas {
+			for _, isa := range k.textISAs() {
 				// No shape and no comment of the kernel's own: the
 				// neutral plan is the plan.
 				rs := reluSpec{symbol: k.Name, reference: k.Name + "Go"}
@@ -438,7 +438,7 @@ func Render(pkg string, kernels []Kernel) ([]File, error) {
 			}
 		}
 		for _, as := range k.adds() {
-			for _, isa := range isas {
+			for _, isa := range k.textISAs() {
 				// No shape and no comment of the kernel's own: the
 				// neutral plan is the plan under a neutral name.
 				if err := d.add(&fc, textCtx{Flat: planAdd(as, isa)}, textCtx{Flat: planAdd(addSpec{symbol: "K"}, isa)}); err != nil {
@@ -449,7 +449,7 @@ func Render(pkg string, kernels []Kernel) ([]File, error) {
 		for di, dw := range k.depthwises() {
 			nd := neutralK.depthwises()[di]
 			nd.reference, nd.what = "", nil
-			for _, isa := range isas {
+			for _, isa := range k.textISAs() {
 				if err := d.add(&fc, textCtx{Flat: planDepthwise(dw, isa)}, textCtx{Flat: planDepthwise(nd, isa)}); err != nil {
 					return nil, err
 				}
@@ -458,7 +458,7 @@ func Render(pkg string, kernels []Kernel) ([]File, error) {
 		for ci, c := range k.convs() {
 			nc := neutralK.convs()[ci]
 			nc.reference, nc.what = "", nil
-			for _, isa := range isas {
+			for _, isa := range k.textISAs() {
 				if !c.input {
 					plan := planConvForward
 					if c.backward {

@@ -537,3 +537,40 @@ func TestGeneratedKernels(t *testing.T) {
 		t.Log(goCmd(nil, "test", "-run", "^$", "-bench", "Kernels/("+*kernelBench+")", "./kernels"))
 	}
 }
+
+// TestNarrowKernelsRunAVX2 checks that a kernel whose vectors hold at most
+// 8 floats has no AVX512 TEXT and that its dispatcher runs the AVX2 TEXT
+// on AVX-512, while a wider one keeps both.
+func TestNarrowKernelsRunAVX2(t *testing.T) {
+	files, err := Render("kernels", []Kernel{
+		{Op: DenseForward, Name: "narrow", In: 10, Units: 8},
+		{Op: DenseForward, Name: "wide", In: 10, Units: 9},
+		{Op: MaxPool2DForward, Name: "pool6", Pool: PoolShape{InH: 4, InW: 4, Channels: 6, KernelH: 2, KernelW: 2, StrideH: 2, StrideW: 2, OutH: 2, OutW: 2}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	asmText, stubs := string(files[0].Data), string(files[1].Data)
+	for _, sym := range []string{"narrowAVX512", "pool6AVX512"} {
+		if strings.Contains(asmText, "TEXT ·"+sym+"(SB)") || strings.Contains(stubs, "func "+sym+"(") {
+			t.Errorf("%s is emitted, want the AVX2 TEXT only", sym)
+		}
+	}
+	for _, sym := range []string{"narrowAVX2", "wideAVX2", "wideAVX512"} {
+		if !strings.Contains(asmText, "TEXT ·"+sym+"(SB)") {
+			t.Errorf("TEXT %s is missing", sym)
+		}
+	}
+	// The narrow dispatcher's AVX-512 case calls the AVX2 TEXT.
+	i := strings.Index(stubs, "func narrow(")
+	if i < 0 {
+		t.Fatal("no dispatcher narrow")
+	}
+	body := stubs[i:]
+	body = body[:strings.Index(body, "\n}\n")]
+	avx512 := body[strings.Index(body, "case runtime.AVX512:"):]
+	avx512 = avx512[:strings.Index(avx512, "case runtime.AVX2:")]
+	if !strings.Contains(avx512, "narrowAVX2(") {
+		t.Errorf("narrow's AVX-512 case does not run narrowAVX2:\n%s", body)
+	}
+}

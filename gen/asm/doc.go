@@ -35,6 +35,12 @@
 //	                 (for DenseBackwardInput <Name>TransposeGo, the
 //	                 reference of a vector <Name>Transpose)          (every build)
 //
+// A kernel whose vectors hold at most 8 floats (a layer of at most 8
+// filters or channels, an im2col run of at most 8 floats) has no AVX512
+// TEXT: its dispatcher runs the AVX2 one on AVX-512 too, since a zmm
+// register would carry no more floats, at twice the cost on CPUs that
+// split zmm instructions in halves.
+//
 // The reference is compiled into every build because CNNGEN_ISA=purego (or
 // runtime.ForceISA(runtime.PureGo)) selects it on amd64 too. Generated code
 // calls only <Name> (and the layout helpers); the Go signature of <Name> for

@@ -32,7 +32,7 @@ func renderGo(pkg string, kernels []Kernel, alias map[string]string) ([]File, er
 		sig := k.signature()
 		// Stubs of the TEXT symbols.
 		for _, g := range k.funcs() {
-			for _, isa := range isas {
+			for _, isa := range k.textISAs() {
 				if text(g.symbol+isa.suffix) != g.symbol+isa.suffix {
 					continue
 				}
@@ -64,7 +64,8 @@ func renderGo(pkg string, kernels []Kernel, alias map[string]string) ([]File, er
 		// The dispatcher on amd64.
 		var cases []jen.Code
 		for i := len(isas) - 1; i >= 0; i-- {
-			isa := isas[i]
+			caseISA := isas[i]
+			isa := k.runsOn(caseISA)
 			var calls []jen.Code
 			for _, g := range k.funcs() {
 				var vals map[string]int
@@ -85,7 +86,7 @@ func renderGo(pkg string, kernels []Kernel, alias map[string]string) ([]File, er
 				}
 				calls = append(calls, jen.Id(text(g.symbol+isa.suffix)).Call(args...))
 			}
-			cases = append(cases, jen.Case(jen.Qual(runtimePath, isa.suffix)).Block(calls...))
+			cases = append(cases, jen.Case(jen.Qual(runtimePath, caseISA.suffix)).Block(calls...))
 		}
 		cases = append(cases, jen.Default().Block(jen.Id(k.Name+"Go").Call(sig.names()...)))
 		body := append(append(sig.guard(), sig.prologue...), jen.Switch(jen.Qual(runtimePath, "ActiveISA").Call()).Block(cases...))

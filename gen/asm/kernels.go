@@ -271,3 +271,52 @@ func (k Kernel) depthwises() []depthwiseSpec {
 	}
 	return []depthwiseSpec{spec}
 }
+
+// vectorWidth is the number of floats along the dimension that k's vector
+// kernels put in vector lanes (0 when unbounded: elementwise kernels).
+func (k Kernel) vectorWidth() int {
+	switch k.Op {
+	case DenseForward, DenseForwardOne, DenseBackwardWeights:
+		return k.Units
+	case DenseBackwardInput:
+		return k.In
+	case Conv2DForward, Conv2DBackwardWeights:
+		return k.Conv.Filters
+	case Conv2DBackwardInput:
+		return k.Conv.InC
+	case MaxPool2DForward, MaxPool2DBackward:
+		return k.Pool.Channels
+	case DepthwiseConv2DInterior, DepthwiseConv2DWeightGradInterior, DepthwiseConv2DInputGradInterior, DepthwiseConv2DWindow, DepthwiseConv2DWindowGrad:
+		return k.Conv.InC
+	case BatchNormMoments, BatchNormSums, ChannelAffine, BatchNormBackward, ChannelSum, ChannelAffineReLU:
+		return k.Units
+	case Im2colInterior, Col2imInterior:
+		return k.Conv.KernelW * k.Conv.InC
+	}
+	return 0
+}
+
+// runsOn is the ISA whose TEXT runs k when runtime.ActiveISA is isa: isa
+// itself, but the AVX2 TEXT on AVX-512 when k's vectors are at most 8
+// floats wide. A zmm vector would then carry as many floats as a ymm one
+// in twice the register: no faster on a CPU with 512-bit units, and on one
+// that splits each zmm instruction in two 256-bit halves (AMD Zen 4) about
+// twice as slow (benchmarks/RESULTS.md, LeNet-5's 6-filter first layer).
+func (k Kernel) runsOn(isa isaParams) isaParams {
+	if w := k.vectorWidth(); isa.suffix == "AVX512" && w > 0 && w <= isas[0].lanes {
+		return isas[0]
+	}
+	return isa
+}
+
+// textISAs lists the ISAs whose TEXTs k has: those its dispatcher runs
+// (runsOn).
+func (k Kernel) textISAs() []isaParams {
+	var out []isaParams
+	for _, isa := range isas {
+		if k.runsOn(isa).suffix == isa.suffix {
+			out = append(out, isa)
+		}
+	}
+	return out
+}

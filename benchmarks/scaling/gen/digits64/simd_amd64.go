@@ -85,11 +85,6 @@ func conv1WeightGradVec(dw *[9 * 64]float32, db *[64]float32, x, dy []float32, n
 //go:noescape
 func conv1Im2colVecAVX2(cols, x *float32, rowCount, colCount, kernelRows, run, xRow, colStep, rowStep, colsSkip int)
 
-// conv1Im2colVecAVX512 is the AVX512 path of conv1Im2colVec (simd_amd64.s).
-//
-//go:noescape
-func conv1Im2colVecAVX512(cols, x *float32, rowCount, colCount, kernelRows, run, xRow, colStep, rowStep, colsSkip int)
-
 // conv1Im2colVec computes, for 10x10x1 inputs, 3x3 kernels at stride 1,1 with padding 0,0 (top, left) and 8x8x1 outputs:
 //
 //	cols[oh·OutW+ow][kh][kw][c] = x[oh·StrideH−PadTop+kh][ow·StrideW−PadLeft+kw][c]
@@ -99,7 +94,7 @@ func conv1Im2colVecAVX512(cols, x *float32, rowCount, colCount, kernelRows, run,
 func conv1Im2colVec(cols *[64 * 9]float32, x *[10 * 10 * 1]float32) {
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		conv1Im2colVecAVX512(&cols[0], &x[0], 8, 8, 3, 12, 40, 4, 8, 0)
+		conv1Im2colVecAVX2(&cols[0], &x[0], 8, 8, 3, 12, 40, 4, 8, 0)
 	case runtime.AVX2:
 		conv1Im2colVecAVX2(&cols[0], &x[0], 8, 8, 3, 12, 40, 4, 8, 0)
 	default:

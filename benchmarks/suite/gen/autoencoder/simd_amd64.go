@@ -592,11 +592,6 @@ func fc4InputGradVecTranspose(wt *[128 * 128]float32, w *[128 * 128]float32) {
 //go:noescape
 func fc5ForwardVecAVX2(y, x, w, b *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 
-// fc5ForwardVecAVX512 is the AVX512 path of fc5ForwardVec (simd_amd64.s).
-//
-//go:noescape
-func fc5ForwardVecAVX512(y, x, w, b *float32, n, ks, sa, sb, sc, ce, tm, nr int)
-
 // fc5ForwardVec computes, with In = 128 and Units = 8:
 //
 //	y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   for s < n
@@ -610,7 +605,7 @@ func fc5ForwardVec(y, x []float32, w *[128 * 8]float32, b *[8]float32, n int) {
 	_ = x[n*128-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		fc5ForwardVecAVX512(&y[0], &x[0], &w[0], &b[0], n, 128, 512, 32, 32, 64, 255, 0)
+		fc5ForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n, 128, 512, 32, 32, 32, 0, 0)
 	case runtime.AVX2:
 		fc5ForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n, 128, 512, 32, 32, 32, 0, 0)
 	default:
@@ -623,11 +618,6 @@ func fc5ForwardVec(y, x []float32, w *[128 * 8]float32, b *[8]float32, n int) {
 //go:noescape
 func fc5ForwardOneVecAVX2(y, x, w, b *float32, ks, sa, sb, sc, ce, tm, nr int)
 
-// fc5ForwardOneVecAVX512 is the AVX512 path of fc5ForwardOneVec (simd_amd64.s).
-//
-//go:noescape
-func fc5ForwardOneVecAVX512(y, x, w, b *float32, ks, sa, sb, sc, ce, tm, nr int)
-
 // fc5ForwardOneVec computes, with In = 128 and Units = 8:
 //
 //	y[j] = b[j] + Σ_i x[i]·w[i][j]
@@ -636,7 +626,7 @@ func fc5ForwardOneVecAVX512(y, x, w, b *float32, ks, sa, sb, sc, ce, tm, nr int)
 func fc5ForwardOneVec(y *[8]float32, x *[128]float32, w *[128 * 8]float32, b *[8]float32) {
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		fc5ForwardOneVecAVX512(&y[0], &x[0], &w[0], &b[0], 128, 0, 32, 32, 0, 255, 1)
+		fc5ForwardOneVecAVX2(&y[0], &x[0], &w[0], &b[0], 128, 0, 32, 32, 0, 0, 1)
 	case runtime.AVX2:
 		fc5ForwardOneVecAVX2(&y[0], &x[0], &w[0], &b[0], 128, 0, 32, 32, 0, 0, 1)
 	default:
@@ -658,7 +648,7 @@ func fc5PackedVec(y, x []float32, w *[128 * 16]float32, b *[8]float32, n int) {
 	_ = x[n*128-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		fc5ForwardVecAVX512(&y[0], &x[0], &w[0], &b[0], n, 128, 512, 64, 32, 64, 255, 0)
+		fc5ForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n, 128, 512, 64, 32, 32, 0, 0)
 	case runtime.AVX2:
 		fc5ForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n, 128, 512, 64, 32, 32, 0, 0)
 	default:
@@ -675,7 +665,7 @@ func fc5PackedVec(y, x []float32, w *[128 * 16]float32, b *[8]float32, n int) {
 func fc5PackedOneVec(y *[8]float32, x *[128]float32, w *[128 * 16]float32, b *[8]float32) {
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		fc5ForwardOneVecAVX512(&y[0], &x[0], &w[0], &b[0], 128, 0, 64, 32, 0, 255, 1)
+		fc5ForwardOneVecAVX2(&y[0], &x[0], &w[0], &b[0], 128, 0, 64, 32, 0, 0, 1)
 	case runtime.AVX2:
 		fc5ForwardOneVecAVX2(&y[0], &x[0], &w[0], &b[0], 128, 0, 64, 32, 0, 0, 1)
 	default:
@@ -688,20 +678,10 @@ func fc5PackedOneVec(y *[8]float32, x *[128]float32, w *[128 * 16]float32, b *[8
 //go:noescape
 func fc5WeightGradVecWeightsAVX2(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 
-// fc5WeightGradVecWeightsAVX512 is the AVX512 path of fc5WeightGradVec (simd_amd64.s).
-//
-//go:noescape
-func fc5WeightGradVecWeightsAVX512(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
-
 // fc5WeightGradVecBiasAVX2 is the AVX2 path of fc5WeightGradVec (simd_amd64.s).
 //
 //go:noescape
 func fc5WeightGradVecBiasAVX2(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
-
-// fc5WeightGradVecBiasAVX512 is the AVX512 path of fc5WeightGradVec (simd_amd64.s).
-//
-//go:noescape
-func fc5WeightGradVecBiasAVX512(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 
 // fc5WeightGradVec computes, with In = 128 and Units = 8:
 //
@@ -717,8 +697,8 @@ func fc5WeightGradVec(dw *[128 * 8]float32, db *[8]float32, x, dy []float32, n i
 	_ = dy[n*8-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		fc5WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 512, 32, 32, 64, 255, 128)
-		fc5WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 32, 0, 0, 255, 1)
+		fc5WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 512, 32, 32, 32, 0, 128)
+		fc5WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 32, 0, 0, 0, 1)
 	case runtime.AVX2:
 		fc5WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 512, 32, 32, 32, 0, 128)
 		fc5WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 32, 0, 0, 0, 1)
@@ -886,11 +866,6 @@ func fc6WeightGradVec(dw *[8 * 128]float32, db *[128]float32, x, dy []float32, n
 //go:noescape
 func fc6InputGradVecAVX2(dx, dy, wt *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 
-// fc6InputGradVecAVX512 is the AVX512 path of fc6InputGradVec (simd_amd64.s).
-//
-//go:noescape
-func fc6InputGradVecAVX512(dx, dy, wt *float32, n, ks, sa, sb, sc, ce, tm, nr int)
-
 // fc6InputGradVec computes, with In = 8 and Units = 128:
 //
 //	dx[s][i] = Σ_j dy[s][j]·wt[j][i]   for s < n (wt = wᵀ, see fc6InputGradVecTranspose)
@@ -904,7 +879,7 @@ func fc6InputGradVec(dx, dy []float32, wt *[128 * 16]float32, n int) {
 	_ = dy[n*128-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		fc6InputGradVecAVX512(&dx[0], &dy[0], &wt[0], n, 128, 512, 64, 32, 64, 255, 0)
+		fc6InputGradVecAVX2(&dx[0], &dy[0], &wt[0], n, 128, 512, 64, 32, 32, 0, 0)
 	case runtime.AVX2:
 		fc6InputGradVecAVX2(&dx[0], &dy[0], &wt[0], n, 128, 512, 64, 32, 32, 0, 0)
 	default:
@@ -2005,7 +1980,7 @@ func bn5AffineVec(y, x []float32, m, a, beta *[8]float32) {
 	_ = x[p*8-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		bn1AffineVecAVX512(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 32)
+		bn1AffineVecAVX2(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 32)
 	case runtime.AVX2:
 		bn1AffineVecAVX2(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 32)
 	default:
@@ -2026,7 +2001,7 @@ func bn5MomentsVec(x []float32, sum, sumSq *[8]float64) {
 	_ = x[p*8-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		bn1MomentsVecAVX512(&x[0], &sum[0], &sumSq[0], p, 32)
+		bn1MomentsVecAVX2(&x[0], &sum[0], &sumSq[0], p, 32)
 	case runtime.AVX2:
 		bn1MomentsVecAVX2(&x[0], &sum[0], &sumSq[0], p, 32)
 	default:
@@ -2048,7 +2023,7 @@ func bn5SumsVec(x, dy []float32, sumDy, sumDyX *[8]float64) {
 	_ = dy[p*8-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		bn1SumsVecAVX512(&x[0], &dy[0], &sumDy[0], &sumDyX[0], p, 32)
+		bn1SumsVecAVX2(&x[0], &dy[0], &sumDy[0], &sumDyX[0], p, 32)
 	case runtime.AVX2:
 		bn1SumsVecAVX2(&x[0], &dy[0], &sumDy[0], &sumDyX[0], p, 32)
 	default:
@@ -2071,7 +2046,7 @@ func bn5NormGradVec(dx, dy, x []float32, k, u, v, m *[8]float32) {
 	_ = x[p*8-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		bn1NormGradVecAVX512(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 32)
+		bn1NormGradVecAVX2(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 32)
 	case runtime.AVX2:
 		bn1NormGradVecAVX2(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 32)
 	default:
@@ -2093,7 +2068,7 @@ func bn5AffineReLUVec(y, x []float32, m, a, beta *[8]float32) {
 	_ = x[p*8-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		bn1AffineReLUVecAVX512(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 32)
+		bn1AffineReLUVecAVX2(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 32)
 	case runtime.AVX2:
 		bn1AffineReLUVecAVX2(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 32)
 	default:

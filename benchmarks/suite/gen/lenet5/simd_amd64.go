@@ -10,11 +10,6 @@ import "github.com/cnngen/cnngen/runtime"
 //go:noescape
 func conv1ForwardVecAVX2(y, x, w, b *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 
-// conv1ForwardVecAVX512 is the AVX512 path of conv1ForwardVec (simd_amd64.s).
-//
-//go:noescape
-func conv1ForwardVecAVX512(y, x, w, b *float32, n, ks, sa, sb, sc, ce, tm, nr int)
-
 // conv1ForwardVec computes, with In = 25 and Units = 6:
 //
 //	y[s][j] = max(0, b[j] + Σ_i x[s][i]·w[i][j])   for s < n
@@ -28,7 +23,7 @@ func conv1ForwardVec(y, x []float32, w *[25 * 6]float32, b *[6]float32, n int) {
 	_ = x[n*25-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		conv1ForwardVecAVX512(&y[0], &x[0], &w[0], &b[0], n, 25, 100, 24, 24, 64, 63, 0)
+		conv1ForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n, 25, 100, 24, 24, 0, 8, 0)
 	case runtime.AVX2:
 		conv1ForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n, 25, 100, 24, 24, 0, 8, 0)
 	default:
@@ -41,20 +36,10 @@ func conv1ForwardVec(y, x []float32, w *[25 * 6]float32, b *[6]float32, n int) {
 //go:noescape
 func conv1WeightGradVecWeightsAVX2(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 
-// conv1WeightGradVecWeightsAVX512 is the AVX512 path of conv1WeightGradVec (simd_amd64.s).
-//
-//go:noescape
-func conv1WeightGradVecWeightsAVX512(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
-
 // conv1WeightGradVecBiasAVX2 is the AVX2 path of conv1WeightGradVec (simd_amd64.s).
 //
 //go:noescape
 func conv1WeightGradVecBiasAVX2(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
-
-// conv1WeightGradVecBiasAVX512 is the AVX512 path of conv1WeightGradVec (simd_amd64.s).
-//
-//go:noescape
-func conv1WeightGradVecBiasAVX512(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 
 // conv1WeightGradVec computes, with In = 25 and Units = 6:
 //
@@ -70,8 +55,8 @@ func conv1WeightGradVec(dw *[25 * 6]float32, db *[6]float32, x, dy []float32, n 
 	_ = dy[n*6-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		conv1WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 100, 24, 24, 64, 63, 25)
-		conv1WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 24, 0, 0, 63, 1)
+		conv1WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 100, 24, 24, 0, 8, 25)
+		conv1WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 24, 0, 0, 8, 1)
 	case runtime.AVX2:
 		conv1WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 100, 24, 24, 0, 8, 25)
 		conv1WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 24, 0, 0, 8, 1)
@@ -85,11 +70,6 @@ func conv1WeightGradVec(dw *[25 * 6]float32, db *[6]float32, x, dy []float32, n 
 //go:noescape
 func conv1Im2colVecAVX2(cols, x *float32, rowCount, colCount, kernelRows, run, xRow, colStep, rowStep, colsSkip int)
 
-// conv1Im2colVecAVX512 is the AVX512 path of conv1Im2colVec (simd_amd64.s).
-//
-//go:noescape
-func conv1Im2colVecAVX512(cols, x *float32, rowCount, colCount, kernelRows, run, xRow, colStep, rowStep, colsSkip int)
-
 // conv1Im2colVec computes, for 32x32x1 inputs, 5x5 kernels at stride 1,1 with padding 0,0 (top, left) and 28x28x1 outputs:
 //
 //	cols[oh·OutW+ow][kh][kw][c] = x[oh·StrideH−PadTop+kh][ow·StrideW−PadLeft+kw][c]
@@ -99,7 +79,7 @@ func conv1Im2colVecAVX512(cols, x *float32, rowCount, colCount, kernelRows, run,
 func conv1Im2colVec(cols *[784 * 25]float32, x *[32 * 32 * 1]float32) {
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		conv1Im2colVecAVX512(&cols[0], &x[0], 28, 28, 5, 20, 128, 4, 16, 0)
+		conv1Im2colVecAVX2(&cols[0], &x[0], 28, 28, 5, 20, 128, 4, 16, 0)
 	case runtime.AVX2:
 		conv1Im2colVecAVX2(&cols[0], &x[0], 28, 28, 5, 20, 128, 4, 16, 0)
 	default:
@@ -111,11 +91,6 @@ func conv1Im2colVec(cols *[784 * 25]float32, x *[32 * 32 * 1]float32) {
 //
 //go:noescape
 func pool1ForwardVecAVX2(y, x *float32, n int)
-
-// pool1ForwardVecAVX512 is the AVX512 path of pool1ForwardVec (simd_amd64.s).
-//
-//go:noescape
-func pool1ForwardVecAVX512(y, x *float32, n int)
 
 // pool1ForwardVec computes, for 28x28x6 inputs, 2x2 windows at stride 2,2 with padding 0,0 (top, left) and 14x14 outputs:
 //
@@ -131,7 +106,7 @@ func pool1ForwardVec(y, x []float32, n int) {
 	_ = x[n*4704-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		pool1ForwardVecAVX512(&y[0], &x[0], n)
+		pool1ForwardVecAVX2(&y[0], &x[0], n)
 	case runtime.AVX2:
 		pool1ForwardVecAVX2(&y[0], &x[0], n)
 	default:
@@ -143,11 +118,6 @@ func pool1ForwardVec(y, x []float32, n int) {
 //
 //go:noescape
 func pool1InputGradVecAVX2(dx, dy, x, y *float32, n int)
-
-// pool1InputGradVecAVX512 is the AVX512 path of pool1InputGradVec (simd_amd64.s).
-//
-//go:noescape
-func pool1InputGradVecAVX512(dx, dy, x, y *float32, n int)
 
 // pool1InputGradVec computes, for 28x28x6 inputs, 2x2 windows at stride 2,2 with padding 0,0 (top, left) and 14x14 outputs:
 //
@@ -166,7 +136,7 @@ func pool1InputGradVec(dx, dy, x, y []float32, n int) {
 	_ = y[n*1176-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		pool1InputGradVecAVX512(&dx[0], &dy[0], &x[0], &y[0], n)
+		pool1InputGradVecAVX2(&dx[0], &dy[0], &x[0], &y[0], n)
 	case runtime.AVX2:
 		pool1InputGradVecAVX2(&dx[0], &dy[0], &x[0], &y[0], n)
 	default:
@@ -303,6 +273,11 @@ func conv2InputGradVecTranspose(wt *[16 * 160]float32, w *[150 * 16]float32) {
 	}
 }
 
+// conv2Im2colVecAVX512 is the AVX512 path of conv2Im2colVec (simd_amd64.s).
+//
+//go:noescape
+func conv2Im2colVecAVX512(cols, x *float32, rowCount, colCount, kernelRows, run, xRow, colStep, rowStep, colsSkip int)
+
 // conv2Im2colVec computes, for 14x14x6 inputs, 5x5 kernels at stride 1,1 with padding 0,0 (top, left) and 10x10x1 outputs:
 //
 //	cols[oh·OutW+ow][kh][kw][c] = x[oh·StrideH−PadTop+kh][ow·StrideW−PadLeft+kw][c]
@@ -312,7 +287,7 @@ func conv2InputGradVecTranspose(wt *[16 * 160]float32, w *[150 * 16]float32) {
 func conv2Im2colVec(cols *[100 * 150]float32, x *[14 * 14 * 6]float32) {
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		conv1Im2colVecAVX512(&cols[0], &x[0], 10, 10, 5, 120, 336, 24, 96, 0)
+		conv2Im2colVecAVX512(&cols[0], &x[0], 10, 10, 5, 120, 336, 24, 96, 0)
 	case runtime.AVX2:
 		conv1Im2colVecAVX2(&cols[0], &x[0], 10, 10, 5, 120, 336, 24, 96, 0)
 	default:
@@ -915,6 +890,11 @@ func dense3WeightGradVecWeightsAVX512(dw, db, x, dy *float32, n, ks, sa, sb, sc,
 //go:noescape
 func dense3WeightGradVecBiasAVX2(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 
+// dense3WeightGradVecBiasAVX512 is the AVX512 path of dense3WeightGradVec (simd_amd64.s).
+//
+//go:noescape
+func dense3WeightGradVecBiasAVX512(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
+
 // dense3WeightGradVec computes, with In = 84 and Units = 10:
 //
 //	dw[i][j] += Σ_s x[s][i]·dy[s][j]
@@ -930,7 +910,7 @@ func dense3WeightGradVec(dw *[84 * 10]float32, db *[10]float32, x, dy []float32,
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
 		dense3WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 336, 40, 40, 64, 1023, 84)
-		conv1WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 40, 0, 0, 1023, 1)
+		dense3WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 40, 0, 0, 1023, 1)
 	case runtime.AVX2:
 		dense3WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 336, 40, 40, 0, 24, 84)
 		dense3WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 40, 0, 0, 24, 1)

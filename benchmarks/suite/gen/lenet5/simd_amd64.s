@@ -246,213 +246,6 @@ conv1ForwardVec_done:
 #undef bcast
 #undef mask
 
-// func conv1ForwardVecAVX512(y, x, w, b *float32, n, ks, sa, sb, sc, ce, tm, nr int)
-// Requires: AVX512F
-//
-// y[s][j] = max(0, b[j] + Σ_i x[s][i]·w[i][j])   s < n, i < 25, j < 6
-// Reference: conv1ForwardVecGo.
-#define bcast Z31 // A[r][k] in every lane
-TEXT ·conv1ForwardVecAVX512(SB), NOSPLIT, $0-96
-	MOVQ x+8(FP), a_row
-	MOVQ w+16(FP), b_base
-	MOVQ y+0(FP), c_row
-	MOVQ sa+48(FP), astr
-	MOVQ sb+56(FP), bstr
-	MOVQ tm+80(FP), tmp
-	KMOVW tmp, K1 // K1: tail lanes of the last column vector
-	MOVQ n+32(FP), rows
-
-conv1ForwardVec_rows16:
-	CMPQ rows, $16
-	JLT conv1ForwardVec_rows1_loop
-
-conv1ForwardVec_rows16_loop:
-	XORQ col, col
-
-conv1ForwardVec_rows16_cols0:
-	// 16 rows × columns up to ce, 1 vectors at a time (the last one's tail masked)
-	MOVQ $0xffff, tmp
-	MOVQ tm+80(FP), kleft
-	LEAQ 64(col), a_k
-	CMPQ a_k, ce+72(FP)
-	CMOVQEQ kleft, tmp
-	KMOVW tmp, K1 // K1: the last vector's lanes (its tail in the last block)
-	MOVQ b+24(FP), tmp
-	VMOVUPS.Z 0(tmp)(col*1), K1, Z0
-	VMOVUPS.Z 0(tmp)(col*1), K1, Z1
-	VMOVUPS.Z 0(tmp)(col*1), K1, Z2
-	VMOVUPS.Z 0(tmp)(col*1), K1, Z3
-	VMOVUPS.Z 0(tmp)(col*1), K1, Z4
-	VMOVUPS.Z 0(tmp)(col*1), K1, Z5
-	VMOVUPS.Z 0(tmp)(col*1), K1, Z6
-	VMOVUPS.Z 0(tmp)(col*1), K1, Z7
-	VMOVUPS.Z 0(tmp)(col*1), K1, Z8
-	VMOVUPS.Z 0(tmp)(col*1), K1, Z9
-	VMOVUPS.Z 0(tmp)(col*1), K1, Z10
-	VMOVUPS.Z 0(tmp)(col*1), K1, Z11
-	VMOVUPS.Z 0(tmp)(col*1), K1, Z12
-	VMOVUPS.Z 0(tmp)(col*1), K1, Z13
-	VMOVUPS.Z 0(tmp)(col*1), K1, Z14
-	VMOVUPS.Z 0(tmp)(col*1), K1, Z15
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ ks+40(FP), kleft
-
-conv1ForwardVec_rows16_cols0_k:
-	VMOVUPS.Z 0(b_k), K1, Z16
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z16, bcast, Z0
-	VBROADCASTSS 100(a_k), bcast
-	VFMADD231PS Z16, bcast, Z1
-	VBROADCASTSS 200(a_k), bcast
-	VFMADD231PS Z16, bcast, Z2
-	VBROADCASTSS 300(a_k), bcast
-	VFMADD231PS Z16, bcast, Z3
-	VBROADCASTSS 400(a_k), bcast
-	VFMADD231PS Z16, bcast, Z4
-	VBROADCASTSS 500(a_k), bcast
-	VFMADD231PS Z16, bcast, Z5
-	VBROADCASTSS 600(a_k), bcast
-	VFMADD231PS Z16, bcast, Z6
-	VBROADCASTSS 700(a_k), bcast
-	VFMADD231PS Z16, bcast, Z7
-	VBROADCASTSS 800(a_k), bcast
-	VFMADD231PS Z16, bcast, Z8
-	VBROADCASTSS 900(a_k), bcast
-	VFMADD231PS Z16, bcast, Z9
-	VBROADCASTSS 1000(a_k), bcast
-	VFMADD231PS Z16, bcast, Z10
-	VBROADCASTSS 1100(a_k), bcast
-	VFMADD231PS Z16, bcast, Z11
-	VBROADCASTSS 1200(a_k), bcast
-	VFMADD231PS Z16, bcast, Z12
-	VBROADCASTSS 1300(a_k), bcast
-	VFMADD231PS Z16, bcast, Z13
-	VBROADCASTSS 1400(a_k), bcast
-	VFMADD231PS Z16, bcast, Z14
-	VBROADCASTSS 1500(a_k), bcast
-	VFMADD231PS Z16, bcast, Z15
-	ADDQ $4, a_k
-	ADDQ bstr, b_k
-	DECQ kleft
-	JNZ conv1ForwardVec_rows16_cols0_k
-
-	// ReLU: Go's max(x, 0) (see the top of the file)
-	VXORPS Z16, Z16, Z16
-	VMAXPS Z0, Z16, Z0
-	VADDPS Z16, Z0, Z0
-	VMAXPS Z1, Z16, Z1
-	VADDPS Z16, Z1, Z1
-	VMAXPS Z2, Z16, Z2
-	VADDPS Z16, Z2, Z2
-	VMAXPS Z3, Z16, Z3
-	VADDPS Z16, Z3, Z3
-	VMAXPS Z4, Z16, Z4
-	VADDPS Z16, Z4, Z4
-	VMAXPS Z5, Z16, Z5
-	VADDPS Z16, Z5, Z5
-	VMAXPS Z6, Z16, Z6
-	VADDPS Z16, Z6, Z6
-	VMAXPS Z7, Z16, Z7
-	VADDPS Z16, Z7, Z7
-	VMAXPS Z8, Z16, Z8
-	VADDPS Z16, Z8, Z8
-	VMAXPS Z9, Z16, Z9
-	VADDPS Z16, Z9, Z9
-	VMAXPS Z10, Z16, Z10
-	VADDPS Z16, Z10, Z10
-	VMAXPS Z11, Z16, Z11
-	VADDPS Z16, Z11, Z11
-	VMAXPS Z12, Z16, Z12
-	VADDPS Z16, Z12, Z12
-	VMAXPS Z13, Z16, Z13
-	VADDPS Z16, Z13, Z13
-	VMAXPS Z14, Z16, Z14
-	VADDPS Z16, Z14, Z14
-	VMAXPS Z15, Z16, Z15
-	VADDPS Z16, Z15, Z15
-	VMOVUPS Z0, K1, 0(c_row)(col*1)
-	VMOVUPS Z1, K1, 24(c_row)(col*1)
-	VMOVUPS Z2, K1, 48(c_row)(col*1)
-	VMOVUPS Z3, K1, 72(c_row)(col*1)
-	VMOVUPS Z4, K1, 96(c_row)(col*1)
-	VMOVUPS Z5, K1, 120(c_row)(col*1)
-	VMOVUPS Z6, K1, 144(c_row)(col*1)
-	VMOVUPS Z7, K1, 168(c_row)(col*1)
-	VMOVUPS Z8, K1, 192(c_row)(col*1)
-	VMOVUPS Z9, K1, 216(c_row)(col*1)
-	VMOVUPS Z10, K1, 240(c_row)(col*1)
-	VMOVUPS Z11, K1, 264(c_row)(col*1)
-	VMOVUPS Z12, K1, 288(c_row)(col*1)
-	VMOVUPS Z13, K1, 312(c_row)(col*1)
-	VMOVUPS Z14, K1, 336(c_row)(col*1)
-	VMOVUPS Z15, K1, 360(c_row)(col*1)
-	ADDQ $64, col
-	CMPQ col, ce+72(FP)
-	JLT conv1ForwardVec_rows16_cols0
-	ADDQ $1600, a_row
-	ADDQ $384, c_row
-	SUBQ $16, rows
-	CMPQ rows, $16
-	JGE conv1ForwardVec_rows16_loop
-	TESTQ rows, rows
-	JZ conv1ForwardVec_done
-	MOVQ $16, tmp // rows computed twice
-	SUBQ rows, tmp
-	MOVQ tmp, kleft
-	IMULQ $100, tmp
-	SUBQ tmp, a_row
-	IMULQ $24, kleft
-	SUBQ kleft, c_row
-	MOVQ $16, rows
-	JMP conv1ForwardVec_rows16_loop
-
-conv1ForwardVec_rows1_loop:
-	TESTQ rows, rows
-	JZ conv1ForwardVec_done
-	XORQ col, col
-
-conv1ForwardVec_rows1_loop_cols0:
-	// 1 row × columns up to ce, 1 vectors at a time (the last one's tail masked)
-	MOVQ $0xffff, tmp
-	MOVQ tm+80(FP), kleft
-	LEAQ 64(col), a_k
-	CMPQ a_k, ce+72(FP)
-	CMOVQEQ kleft, tmp
-	KMOVW tmp, K1 // K1: the last vector's lanes (its tail in the last block)
-	MOVQ b+24(FP), tmp
-	VMOVUPS.Z 0(tmp)(col*1), K1, Z0
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ ks+40(FP), kleft
-
-conv1ForwardVec_rows1_loop_cols0_k:
-	VMOVUPS.Z 0(b_k), K1, Z1
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z1, bcast, Z0
-	ADDQ $4, a_k
-	ADDQ bstr, b_k
-	DECQ kleft
-	JNZ conv1ForwardVec_rows1_loop_cols0_k
-
-	// ReLU: Go's max(x, 0) (see the top of the file)
-	VXORPS Z1, Z1, Z1
-	VMAXPS Z0, Z1, Z0
-	VADDPS Z1, Z0, Z0
-	VMOVUPS Z0, K1, 0(c_row)(col*1)
-	ADDQ $64, col
-	CMPQ col, ce+72(FP)
-	JLT conv1ForwardVec_rows1_loop_cols0
-	ADDQ $100, a_row
-	ADDQ $24, c_row
-	DECQ rows
-	JMP conv1ForwardVec_rows1_loop
-
-conv1ForwardVec_done:
-	VZEROUPPER
-	RET
-#undef bcast
-
 // func conv1WeightGradVecWeightsAVX2(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 // Requires: AVX, AVX2, FMA3
 //
@@ -563,182 +356,6 @@ conv1WeightGradVecWeights_done:
 #undef bcast
 #undef mask
 
-// func conv1WeightGradVecWeightsAVX512(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
-// Requires: AVX512F
-//
-// dw[i][j] += Σ_s x[s][i]·dy[s][j]   i < 25, j < 6, s < n
-// Reference: conv1WeightGradVecGo.
-#define bcast Z31 // A[r][k] in every lane
-TEXT ·conv1WeightGradVecWeightsAVX512(SB), NOSPLIT, $0-96
-	MOVQ x+16(FP), a_row
-	MOVQ dy+24(FP), b_base
-	MOVQ dw+0(FP), c_row
-	MOVQ sa+48(FP), astr
-	MOVQ sb+56(FP), bstr
-	MOVQ tm+80(FP), tmp
-	KMOVW tmp, K1 // K1: tail lanes of the last column vector
-	MOVQ nr+88(FP), rows
-
-conv1WeightGradVecWeights_rows16_loop:
-	XORQ col, col
-
-conv1WeightGradVecWeights_rows16_loop_cols0:
-	// 16 rows × columns up to ce, 1 vectors at a time (the last one's tail masked)
-	MOVQ $0xffff, tmp
-	MOVQ tm+80(FP), kleft
-	LEAQ 64(col), a_k
-	CMPQ a_k, ce+72(FP)
-	CMOVQEQ kleft, tmp
-	KMOVW tmp, K1 // K1: the last vector's lanes (its tail in the last block)
-	VMOVUPS.Z 0(c_row)(col*1), K1, Z0
-	VMOVUPS.Z 24(c_row)(col*1), K1, Z1
-	VMOVUPS.Z 48(c_row)(col*1), K1, Z2
-	VMOVUPS.Z 72(c_row)(col*1), K1, Z3
-	VMOVUPS.Z 96(c_row)(col*1), K1, Z4
-	VMOVUPS.Z 120(c_row)(col*1), K1, Z5
-	VMOVUPS.Z 144(c_row)(col*1), K1, Z6
-	VMOVUPS.Z 168(c_row)(col*1), K1, Z7
-	VMOVUPS.Z 192(c_row)(col*1), K1, Z8
-	VMOVUPS.Z 216(c_row)(col*1), K1, Z9
-	VMOVUPS.Z 240(c_row)(col*1), K1, Z10
-	VMOVUPS.Z 264(c_row)(col*1), K1, Z11
-	VMOVUPS.Z 288(c_row)(col*1), K1, Z12
-	VMOVUPS.Z 312(c_row)(col*1), K1, Z13
-	VMOVUPS.Z 336(c_row)(col*1), K1, Z14
-	VMOVUPS.Z 360(c_row)(col*1), K1, Z15
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ n+32(FP), kleft
-
-conv1WeightGradVecWeights_rows16_loop_cols0_k:
-	VMOVUPS.Z 0(b_k), K1, Z16
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z16, bcast, Z0
-	VBROADCASTSS 4(a_k), bcast
-	VFMADD231PS Z16, bcast, Z1
-	VBROADCASTSS 8(a_k), bcast
-	VFMADD231PS Z16, bcast, Z2
-	VBROADCASTSS 12(a_k), bcast
-	VFMADD231PS Z16, bcast, Z3
-	VBROADCASTSS 16(a_k), bcast
-	VFMADD231PS Z16, bcast, Z4
-	VBROADCASTSS 20(a_k), bcast
-	VFMADD231PS Z16, bcast, Z5
-	VBROADCASTSS 24(a_k), bcast
-	VFMADD231PS Z16, bcast, Z6
-	VBROADCASTSS 28(a_k), bcast
-	VFMADD231PS Z16, bcast, Z7
-	VBROADCASTSS 32(a_k), bcast
-	VFMADD231PS Z16, bcast, Z8
-	VBROADCASTSS 36(a_k), bcast
-	VFMADD231PS Z16, bcast, Z9
-	VBROADCASTSS 40(a_k), bcast
-	VFMADD231PS Z16, bcast, Z10
-	VBROADCASTSS 44(a_k), bcast
-	VFMADD231PS Z16, bcast, Z11
-	VBROADCASTSS 48(a_k), bcast
-	VFMADD231PS Z16, bcast, Z12
-	VBROADCASTSS 52(a_k), bcast
-	VFMADD231PS Z16, bcast, Z13
-	VBROADCASTSS 56(a_k), bcast
-	VFMADD231PS Z16, bcast, Z14
-	VBROADCASTSS 60(a_k), bcast
-	VFMADD231PS Z16, bcast, Z15
-	ADDQ astr, a_k
-	ADDQ bstr, b_k
-	DECQ kleft
-	JNZ conv1WeightGradVecWeights_rows16_loop_cols0_k
-	VMOVUPS Z0, K1, 0(c_row)(col*1)
-	VMOVUPS Z1, K1, 24(c_row)(col*1)
-	VMOVUPS Z2, K1, 48(c_row)(col*1)
-	VMOVUPS Z3, K1, 72(c_row)(col*1)
-	VMOVUPS Z4, K1, 96(c_row)(col*1)
-	VMOVUPS Z5, K1, 120(c_row)(col*1)
-	VMOVUPS Z6, K1, 144(c_row)(col*1)
-	VMOVUPS Z7, K1, 168(c_row)(col*1)
-	VMOVUPS Z8, K1, 192(c_row)(col*1)
-	VMOVUPS Z9, K1, 216(c_row)(col*1)
-	VMOVUPS Z10, K1, 240(c_row)(col*1)
-	VMOVUPS Z11, K1, 264(c_row)(col*1)
-	VMOVUPS Z12, K1, 288(c_row)(col*1)
-	VMOVUPS Z13, K1, 312(c_row)(col*1)
-	VMOVUPS Z14, K1, 336(c_row)(col*1)
-	VMOVUPS Z15, K1, 360(c_row)(col*1)
-	ADDQ $64, col
-	CMPQ col, ce+72(FP)
-	JLT conv1WeightGradVecWeights_rows16_loop_cols0
-	ADDQ $64, a_row
-	ADDQ $384, c_row
-	SUBQ $16, rows
-	CMPQ rows, $16
-	JGE conv1WeightGradVecWeights_rows16_loop
-
-conv1WeightGradVecWeights_rows9:
-	XORQ col, col
-
-conv1WeightGradVecWeights_rows9_cols0:
-	// 9 rows × columns up to ce, 1 vectors at a time (the last one's tail masked)
-	MOVQ $0xffff, tmp
-	MOVQ tm+80(FP), kleft
-	LEAQ 64(col), a_k
-	CMPQ a_k, ce+72(FP)
-	CMOVQEQ kleft, tmp
-	KMOVW tmp, K1 // K1: the last vector's lanes (its tail in the last block)
-	VMOVUPS.Z 0(c_row)(col*1), K1, Z0
-	VMOVUPS.Z 24(c_row)(col*1), K1, Z1
-	VMOVUPS.Z 48(c_row)(col*1), K1, Z2
-	VMOVUPS.Z 72(c_row)(col*1), K1, Z3
-	VMOVUPS.Z 96(c_row)(col*1), K1, Z4
-	VMOVUPS.Z 120(c_row)(col*1), K1, Z5
-	VMOVUPS.Z 144(c_row)(col*1), K1, Z6
-	VMOVUPS.Z 168(c_row)(col*1), K1, Z7
-	VMOVUPS.Z 192(c_row)(col*1), K1, Z8
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ n+32(FP), kleft
-
-conv1WeightGradVecWeights_rows9_cols0_k:
-	VMOVUPS.Z 0(b_k), K1, Z9
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z9, bcast, Z0
-	VBROADCASTSS 4(a_k), bcast
-	VFMADD231PS Z9, bcast, Z1
-	VBROADCASTSS 8(a_k), bcast
-	VFMADD231PS Z9, bcast, Z2
-	VBROADCASTSS 12(a_k), bcast
-	VFMADD231PS Z9, bcast, Z3
-	VBROADCASTSS 16(a_k), bcast
-	VFMADD231PS Z9, bcast, Z4
-	VBROADCASTSS 20(a_k), bcast
-	VFMADD231PS Z9, bcast, Z5
-	VBROADCASTSS 24(a_k), bcast
-	VFMADD231PS Z9, bcast, Z6
-	VBROADCASTSS 28(a_k), bcast
-	VFMADD231PS Z9, bcast, Z7
-	VBROADCASTSS 32(a_k), bcast
-	VFMADD231PS Z9, bcast, Z8
-	ADDQ astr, a_k
-	ADDQ bstr, b_k
-	DECQ kleft
-	JNZ conv1WeightGradVecWeights_rows9_cols0_k
-	VMOVUPS Z0, K1, 0(c_row)(col*1)
-	VMOVUPS Z1, K1, 24(c_row)(col*1)
-	VMOVUPS Z2, K1, 48(c_row)(col*1)
-	VMOVUPS Z3, K1, 72(c_row)(col*1)
-	VMOVUPS Z4, K1, 96(c_row)(col*1)
-	VMOVUPS Z5, K1, 120(c_row)(col*1)
-	VMOVUPS Z6, K1, 144(c_row)(col*1)
-	VMOVUPS Z7, K1, 168(c_row)(col*1)
-	VMOVUPS Z8, K1, 192(c_row)(col*1)
-	ADDQ $64, col
-	CMPQ col, ce+72(FP)
-	JLT conv1WeightGradVecWeights_rows9_cols0
-
-conv1WeightGradVecWeights_done:
-	VZEROUPPER
-	RET
-#undef bcast
-
 // func conv1WeightGradVecBiasAVX2(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 // Requires: AVX, AVX2, FMA3
 //
@@ -777,41 +394,6 @@ conv1WeightGradVecBias_done:
 	RET
 #undef bcast
 #undef mask
-
-// func conv1WeightGradVecBiasAVX512(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
-// Requires: AVX512F
-//
-// db[j] += Σ_s dy[s][j]   j < 6, s < n
-// Reference: conv1WeightGradVecGo.
-#define bcast Z31 // A[r][k] in every lane
-TEXT ·conv1WeightGradVecBiasAVX512(SB), NOSPLIT, $0-96
-	LEAQ one<>(SB), a_row
-	MOVQ dy+24(FP), b_base
-	MOVQ db+8(FP), c_row
-	MOVQ sb+56(FP), bstr
-	MOVQ tm+80(FP), tmp
-	KMOVW tmp, K1 // K1: tail lanes of the last column vector
-	MOVQ $1, rows
-
-conv1WeightGradVecBias_rows1:
-	// 1 row × 1 vector from column vector 0, the last one masked
-	VMOVUPS.Z 0(c_row), K1, Z0
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ n+32(FP), kleft
-
-conv1WeightGradVecBias_rows1_cols0_k:
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS 0(b_k), bcast, K1, Z0
-	ADDQ bstr, b_k
-	DECQ kleft
-	JNZ conv1WeightGradVecBias_rows1_cols0_k
-	VMOVUPS Z0, K1, 0(c_row)
-
-conv1WeightGradVecBias_done:
-	VZEROUPPER
-	RET
-#undef bcast
 
 // func conv1Im2colVecAVX2(cols, x *float32, rowCount, colCount, kernelRows, run, xRow, colStep, rowStep, colsSkip int)
 // Requires: AVX, AVX2, FMA3
@@ -937,83 +519,6 @@ conv1Im2colVec_window:
 	VZEROUPPER
 	RET
 
-// func conv1Im2colVecAVX512(cols, x *float32, rowCount, colCount, kernelRows, run, xRow, colStep, rowStep, colsSkip int)
-// Requires: AVX512F
-//
-// cols[oh·OutW+ow][kh][kw][c] = x[oh·StrideH−PadTop+kh][ow·StrideW−PadLeft+kw][c]
-// Reference: conv1Im2colVecGo.
-TEXT ·conv1Im2colVecAVX512(SB), NOSPLIT, $0-80
-	MOVQ cols+0(FP), i2c_dst
-	MOVQ x+8(FP), i2c_x
-	MOVQ rowCount+16(FP), i2c_rows
-	MOVQ run+40(FP), i2c_vecs
-	MOVQ i2c_vecs, i2c_tail
-	SHRQ $6, i2c_vecs
-	ANDQ $63, i2c_tail
-	MOVQ i2c_tail, CX // K1: the tail's lanes
-	SHRQ $2, CX
-	MOVL $1, AX
-	SHLL CX, AX
-	DECL AX
-	KMOVW AX, K1
-
-conv1Im2colVec_row:
-	MOVQ colCount+24(FP), i2c_cols
-
-conv1Im2colVec_col:
-	MOVQ i2c_x, i2c_src
-	MOVQ kernelRows+32(FP), i2c_kh
-	TESTQ i2c_vecs, i2c_vecs
-	JNZ conv1Im2colVec_kh
-
-conv1Im2colVec_short:
-	// runs shorter than a vector: one masked copy (or sum) each
-	VMOVUPS.Z (i2c_src), K1, Z0
-	VMOVUPS Z0, K1, (i2c_dst)
-	ADDQ i2c_tail, i2c_dst
-	ADDQ xRow+48(FP), i2c_src
-	DECQ i2c_kh
-	JNZ conv1Im2colVec_short
-	JMP conv1Im2colVec_window
-
-conv1Im2colVec_kh:
-	// one run: whole vectors, then the tail
-	MOVQ i2c_vecs, i2c_left
-	XORQ i2c_off, i2c_off
-	TESTQ i2c_left, i2c_left
-	JZ conv1Im2colVec_tail
-
-conv1Im2colVec_vec:
-	VMOVUPS (i2c_src)(i2c_off*1), Z0
-	VMOVUPS Z0, (i2c_dst)(i2c_off*1)
-	ADDQ $64, i2c_off
-	DECQ i2c_left
-	JNZ conv1Im2colVec_vec
-
-conv1Im2colVec_tail:
-	TESTQ i2c_tail, i2c_tail
-	JZ conv1Im2colVec_next
-	VMOVUPS.Z (i2c_src)(i2c_off*1), K1, Z0
-	VMOVUPS Z0, K1, (i2c_dst)(i2c_off*1)
-	ADDQ i2c_tail, i2c_off
-
-conv1Im2colVec_next:
-	ADDQ i2c_off, i2c_dst
-	ADDQ xRow+48(FP), i2c_src
-	DECQ i2c_kh
-	JNZ conv1Im2colVec_kh
-
-conv1Im2colVec_window:
-	ADDQ colStep+56(FP), i2c_x
-	DECQ i2c_cols
-	JNZ conv1Im2colVec_col
-	ADDQ rowStep+64(FP), i2c_x
-	ADDQ colsSkip+72(FP), i2c_dst
-	DECQ i2c_rows
-	JNZ conv1Im2colVec_row
-	VZEROUPPER
-	RET
-
 // func pool1ForwardVecAVX2(y, x *float32, n int)
 // Requires: AVX, AVX2, FMA3
 //
@@ -1095,65 +600,6 @@ pool1ForwardVec_row1_cols0:
 #undef orow
 #undef ocol
 
-// func pool1ForwardVecAVX512(y, x *float32, n int)
-// Requires: AVX512F
-//
-// y[s][oh][ow][c] = max over the window's taps of x[s][ih][iw][c]   s < n
-// Reference: pool1ForwardVecGo.
-#define x_s AX // x: current sample
-#define y_s CX // y: current sample
-#define ioff R12 // input byte offset of the current window (row of windows) in the sample
-#define ooff R13 // output byte offset of the current window (row of windows)
-#define orow R9 // rows of windows left
-#define ocol R10 // windows left in the row
-TEXT ·pool1ForwardVecAVX512(SB), NOSPLIT, $0-24
-	MOVQ x+8(FP), x_s
-	MOVQ y+0(FP), y_s
-	MOVQ $0x003f, tmp
-	KMOVW tmp, K1 // K1: tail lanes of the last channel vector
-	MOVQ n+16(FP), rows
-
-pool1ForwardVec_sample:
-	XORQ ioff, ioff
-	XORQ ooff, ooff
-	MOVQ $14, orow
-
-pool1ForwardVec_row0:
-	// pixels (0..13, 0..13)
-	MOVQ $14, ocol
-
-pool1ForwardVec_row0_cols0:
-	VMOVUPS.Z 0(x_s)(ioff*1), K1, Z0
-	VCMPPS $7, Z0, Z0, K1, K2 // ok: the lanes without a NaN
-	VCMPPS $7, 24(x_s)(ioff*1), Z0, K2, K2
-	VMAXPS 24(x_s)(ioff*1), Z0, K1, Z0
-	VCMPPS $7, 672(x_s)(ioff*1), Z0, K2, K2
-	VMAXPS 672(x_s)(ioff*1), Z0, K1, Z0
-	VCMPPS $7, 696(x_s)(ioff*1), Z0, K2, K2
-	VMAXPS 696(x_s)(ioff*1), Z0, K1, Z0
-	KNOTW K2, K2
-	VPTERNLOGD $0xff, Z0, Z0, K2, Z0 // NaN (all ones) where a tap was NaN
-	VMOVUPS Z0, K1, 0(y_s)(ooff*1)
-	ADDQ $48, ioff
-	ADDQ $24, ooff
-	DECQ ocol
-	JNZ pool1ForwardVec_row0_cols0
-	ADDQ $672, ioff
-	DECQ orow
-	JNZ pool1ForwardVec_row0
-	ADDQ $18816, x_s
-	ADDQ $4704, y_s
-	DECQ rows
-	JNZ pool1ForwardVec_sample
-	VZEROUPPER
-	RET
-#undef x_s
-#undef y_s
-#undef ioff
-#undef ooff
-#undef orow
-#undef ocol
-
 // func pool1InputGradVecAVX2(dx, dy, x, y *float32, n int)
 // Requires: AVX, AVX2, FMA3
 //
@@ -1212,81 +658,6 @@ pool1InputGradVec_row0_cols0:
 	VANDPS Y2, Y3, Y3 // hit: free lanes where x == y
 	VANDPS Y1, Y3, Y4
 	VMASKMOVPS Y4, Y15, 696(dx_s)(ioff*1)
-	ADDQ $48, ioff
-	ADDQ $24, ooff
-	DECQ ocol
-	JNZ pool1InputGradVec_row0_cols0
-	ADDQ $672, ioff
-	DECQ orow
-	JNZ pool1InputGradVec_row0
-	ADDQ $18816, x_s
-	ADDQ $18816, dx_s
-	ADDQ $4704, y_s
-	ADDQ $4704, dy_s
-	DECQ rows
-	JNZ pool1InputGradVec_sample
-	VZEROUPPER
-	RET
-#undef x_s
-#undef y_s
-#undef dx_s
-#undef dy_s
-#undef ioff
-#undef ooff
-#undef orow
-#undef ocol
-
-// func pool1InputGradVecAVX512(dx, dy, x, y *float32, n int)
-// Requires: AVX512F
-//
-// dx[s][i][c] = Σ dy[s][w][c] over the windows w whose first maximum
-// Reference: pool1InputGradVecGo.
-#define x_s AX // x: current sample (pool input)
-#define y_s DX // y: current sample (pool output)
-#define dx_s CX // dx: current sample
-#define dy_s BX // dy: current sample
-#define ioff R12 // input byte offset of the current window (row of windows) in the sample
-#define ooff R13 // output byte offset of the current window (row of windows)
-#define orow R9 // rows of windows left
-#define ocol R10 // windows left in the row
-TEXT ·pool1InputGradVecAVX512(SB), NOSPLIT, $0-40
-	MOVQ dx+0(FP), dx_s
-	MOVQ dy+8(FP), dy_s
-	MOVQ x+16(FP), x_s
-	MOVQ y+24(FP), y_s
-	MOVQ $0x003f, tmp
-	KMOVW tmp, K1 // K1: tail lanes of the last channel vector
-	VXORPS Z30, Z30, Z30
-	MOVQ n+32(FP), rows
-
-pool1InputGradVec_sample:
-	XORQ ioff, ioff
-	XORQ ooff, ooff
-	MOVQ $14, orow
-
-pool1InputGradVec_row0:
-	// pixels (0..13, 0..13)
-	MOVQ $14, ocol
-
-pool1InputGradVec_row0_cols0:
-	VMOVUPS.Z 0(y_s)(ooff*1), K1, Z0
-	VMOVUPS.Z 0(dy_s)(ooff*1), K1, Z1
-	VCMPPS $14, Z30, Z0, K1, K2 // free: lanes with y > 0 (ReLU)
-	VCMPPS $0, 0(x_s)(ioff*1), Z0, K2, K3 // hit: free lanes where x == y
-	KANDNW K2, K3, K2
-	VMOVUPS.Z Z1, K3, Z2
-	VMOVUPS Z2, K1, 0(dx_s)(ioff*1)
-	VCMPPS $0, 24(x_s)(ioff*1), Z0, K2, K3 // hit: free lanes where x == y
-	KANDNW K2, K3, K2
-	VMOVUPS.Z Z1, K3, Z2
-	VMOVUPS Z2, K1, 24(dx_s)(ioff*1)
-	VCMPPS $0, 672(x_s)(ioff*1), Z0, K2, K3 // hit: free lanes where x == y
-	KANDNW K2, K3, K2
-	VMOVUPS.Z Z1, K3, Z2
-	VMOVUPS Z2, K1, 672(dx_s)(ioff*1)
-	VCMPPS $0, 696(x_s)(ioff*1), Z0, K2, K3 // hit: free lanes where x == y
-	VMOVUPS.Z Z1, K3, Z2
-	VMOVUPS Z2, K1, 696(dx_s)(ioff*1)
 	ADDQ $48, ioff
 	ADDQ $24, ooff
 	DECQ ocol
@@ -2575,6 +1946,83 @@ conv2InputGradVecTransposeAVX512_rows144:
 	ADDQ $2560, c_row
 	DECQ rows
 	JNZ conv2InputGradVecTransposeAVX512_rows144
+	VZEROUPPER
+	RET
+
+// func conv2Im2colVecAVX512(cols, x *float32, rowCount, colCount, kernelRows, run, xRow, colStep, rowStep, colsSkip int)
+// Requires: AVX512F
+//
+// cols[oh·OutW+ow][kh][kw][c] = x[oh·StrideH−PadTop+kh][ow·StrideW−PadLeft+kw][c]
+// Reference: conv2Im2colVecGo.
+TEXT ·conv2Im2colVecAVX512(SB), NOSPLIT, $0-80
+	MOVQ cols+0(FP), i2c_dst
+	MOVQ x+8(FP), i2c_x
+	MOVQ rowCount+16(FP), i2c_rows
+	MOVQ run+40(FP), i2c_vecs
+	MOVQ i2c_vecs, i2c_tail
+	SHRQ $6, i2c_vecs
+	ANDQ $63, i2c_tail
+	MOVQ i2c_tail, CX // K1: the tail's lanes
+	SHRQ $2, CX
+	MOVL $1, AX
+	SHLL CX, AX
+	DECL AX
+	KMOVW AX, K1
+
+conv2Im2colVec_row:
+	MOVQ colCount+24(FP), i2c_cols
+
+conv2Im2colVec_col:
+	MOVQ i2c_x, i2c_src
+	MOVQ kernelRows+32(FP), i2c_kh
+	TESTQ i2c_vecs, i2c_vecs
+	JNZ conv2Im2colVec_kh
+
+conv2Im2colVec_short:
+	// runs shorter than a vector: one masked copy (or sum) each
+	VMOVUPS.Z (i2c_src), K1, Z0
+	VMOVUPS Z0, K1, (i2c_dst)
+	ADDQ i2c_tail, i2c_dst
+	ADDQ xRow+48(FP), i2c_src
+	DECQ i2c_kh
+	JNZ conv2Im2colVec_short
+	JMP conv2Im2colVec_window
+
+conv2Im2colVec_kh:
+	// one run: whole vectors, then the tail
+	MOVQ i2c_vecs, i2c_left
+	XORQ i2c_off, i2c_off
+	TESTQ i2c_left, i2c_left
+	JZ conv2Im2colVec_tail
+
+conv2Im2colVec_vec:
+	VMOVUPS (i2c_src)(i2c_off*1), Z0
+	VMOVUPS Z0, (i2c_dst)(i2c_off*1)
+	ADDQ $64, i2c_off
+	DECQ i2c_left
+	JNZ conv2Im2colVec_vec
+
+conv2Im2colVec_tail:
+	TESTQ i2c_tail, i2c_tail
+	JZ conv2Im2colVec_next
+	VMOVUPS.Z (i2c_src)(i2c_off*1), K1, Z0
+	VMOVUPS Z0, K1, (i2c_dst)(i2c_off*1)
+	ADDQ i2c_tail, i2c_off
+
+conv2Im2colVec_next:
+	ADDQ i2c_off, i2c_dst
+	ADDQ xRow+48(FP), i2c_src
+	DECQ i2c_kh
+	JNZ conv2Im2colVec_kh
+
+conv2Im2colVec_window:
+	ADDQ colStep+56(FP), i2c_x
+	DECQ i2c_cols
+	JNZ conv2Im2colVec_col
+	ADDQ rowStep+64(FP), i2c_x
+	ADDQ colsSkip+72(FP), i2c_dst
+	DECQ i2c_rows
+	JNZ conv2Im2colVec_row
 	VZEROUPPER
 	RET
 
@@ -7138,6 +6586,41 @@ dense3WeightGradVecBias_done:
 	RET
 #undef bcast
 #undef mask
+
+// func dense3WeightGradVecBiasAVX512(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
+// Requires: AVX512F
+//
+// db[j] += Σ_s dy[s][j]   j < 10, s < n
+// Reference: dense3WeightGradVecGo.
+#define bcast Z31 // A[r][k] in every lane
+TEXT ·dense3WeightGradVecBiasAVX512(SB), NOSPLIT, $0-96
+	LEAQ one<>(SB), a_row
+	MOVQ dy+24(FP), b_base
+	MOVQ db+8(FP), c_row
+	MOVQ sb+56(FP), bstr
+	MOVQ tm+80(FP), tmp
+	KMOVW tmp, K1 // K1: tail lanes of the last column vector
+	MOVQ $1, rows
+
+dense3WeightGradVecBias_rows1:
+	// 1 row × 1 vector from column vector 0, the last one masked
+	VMOVUPS.Z 0(c_row), K1, Z0
+	MOVQ a_row, a_k
+	MOVQ b_base, b_k
+	MOVQ n+32(FP), kleft
+
+dense3WeightGradVecBias_rows1_cols0_k:
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS 0(b_k), bcast, K1, Z0
+	ADDQ bstr, b_k
+	DECQ kleft
+	JNZ dense3WeightGradVecBias_rows1_cols0_k
+	VMOVUPS Z0, K1, 0(c_row)
+
+dense3WeightGradVecBias_done:
+	VZEROUPPER
+	RET
+#undef bcast
 
 // func dense3InputGradVecAVX2(dx, dy, h, wt *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 // Requires: AVX, AVX2, FMA3

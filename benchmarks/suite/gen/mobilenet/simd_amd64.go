@@ -10,11 +10,6 @@ import "github.com/cnngen/cnngen/runtime"
 //go:noescape
 func conv1ForwardVecAVX2(y, x, w, b *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 
-// conv1ForwardVecAVX512 is the AVX512 path of conv1ForwardVec (simd_amd64.s).
-//
-//go:noescape
-func conv1ForwardVecAVX512(y, x, w, b *float32, n, ks, sa, sb, sc, ce, tm, nr int)
-
 // conv1ForwardVec computes, with In = 27 and Units = 8:
 //
 //	y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   for s < n
@@ -28,7 +23,7 @@ func conv1ForwardVec(y, x []float32, w *[27 * 8]float32, b *[8]float32, n int) {
 	_ = x[n*27-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		conv1ForwardVecAVX512(&y[0], &x[0], &w[0], &b[0], n, 27, 108, 32, 32, 64, 255, 0)
+		conv1ForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n, 27, 108, 32, 32, 32, 0, 0)
 	case runtime.AVX2:
 		conv1ForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n, 27, 108, 32, 32, 32, 0, 0)
 	default:
@@ -41,20 +36,10 @@ func conv1ForwardVec(y, x []float32, w *[27 * 8]float32, b *[8]float32, n int) {
 //go:noescape
 func conv1WeightGradVecWeightsAVX2(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 
-// conv1WeightGradVecWeightsAVX512 is the AVX512 path of conv1WeightGradVec (simd_amd64.s).
-//
-//go:noescape
-func conv1WeightGradVecWeightsAVX512(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
-
 // conv1WeightGradVecBiasAVX2 is the AVX2 path of conv1WeightGradVec (simd_amd64.s).
 //
 //go:noescape
 func conv1WeightGradVecBiasAVX2(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
-
-// conv1WeightGradVecBiasAVX512 is the AVX512 path of conv1WeightGradVec (simd_amd64.s).
-//
-//go:noescape
-func conv1WeightGradVecBiasAVX512(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 
 // conv1WeightGradVec computes, with In = 27 and Units = 8:
 //
@@ -70,8 +55,8 @@ func conv1WeightGradVec(dw *[27 * 8]float32, db *[8]float32, x, dy []float32, n 
 	_ = dy[n*8-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		conv1WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 108, 32, 32, 64, 255, 27)
-		conv1WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 32, 0, 0, 255, 1)
+		conv1WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 108, 32, 32, 32, 0, 27)
+		conv1WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 32, 0, 0, 0, 1)
 	case runtime.AVX2:
 		conv1WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 108, 32, 32, 32, 0, 27)
 		conv1WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 32, 0, 0, 0, 1)
@@ -129,11 +114,6 @@ func conv1Im2colChunkVec(cols *[576 * 27]float32, x *[25 * 97 * 3]float32) {
 //go:noescape
 func dw1InteriorVecAVX2(y, x, w, b *float32, n, c4, inStep, outStep, xOrigin, yOrigin, rowCount, colCount, colStep, rowStride, xAdvance, yAdvance int)
 
-// dw1InteriorVecAVX512 is the AVX512 path of dw1InteriorVec (simd_amd64.s).
-//
-//go:noescape
-func dw1InteriorVecAVX512(y, x, w, b *float32, n, c4, inStep, outStep, xOrigin, yOrigin, rowCount, colCount, colStep, rowStride, xAdvance, yAdvance int)
-
 // dw1InteriorVec computes, for 48x48x8 inputs, 3x3 kernels at stride 1,1 with padding 1,1 (top, left) and 48x48x8 outputs:
 //
 //	y[s][oh][ow][c] = b[c] + Σ_{kh,kw} x[s][ih][iw][c]·w[kh][kw][c]   for s < n,
@@ -154,7 +134,7 @@ func dw1InteriorVec(y, x []float32, w *[3 * 3 * 8]float32, b *[8]float32, n, lo,
 	}
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		dw1InteriorVecAVX512(&y[0], &x[0], &w[0], &b[0], n, 32, 73728, 73728, -1536+lo*1536, 32+lo*1536, hi-lo, 46, 32, 1536, 64, 64)
+		dw1InteriorVecAVX2(&y[0], &x[0], &w[0], &b[0], n, 32, 73728, 73728, -1536+lo*1536, 32+lo*1536, hi-lo, 46, 32, 1536, 64, 64)
 	case runtime.AVX2:
 		dw1InteriorVecAVX2(&y[0], &x[0], &w[0], &b[0], n, 32, 73728, 73728, -1536+lo*1536, 32+lo*1536, hi-lo, 46, 32, 1536, 64, 64)
 	default:
@@ -166,11 +146,6 @@ func dw1InteriorVec(y, x []float32, w *[3 * 3 * 8]float32, b *[8]float32, n, lo,
 //
 //go:noescape
 func dw1WeightGradVecAVX2(y, x, w, b *float32, n, c4, inStep, outStep, xOrigin, yOrigin, rowCount, colCount, colStep, rowStride, xAdvance, yAdvance int)
-
-// dw1WeightGradVecAVX512 is the AVX512 path of dw1WeightGradVec (simd_amd64.s).
-//
-//go:noescape
-func dw1WeightGradVecAVX512(y, x, w, b *float32, n, c4, inStep, outStep, xOrigin, yOrigin, rowCount, colCount, colStep, rowStride, xAdvance, yAdvance int)
 
 // dw1WeightGradVec computes, for 48x48x8 inputs, 3x3 kernels at stride 1,1 with padding 1,1 (top, left) and 48x48x8 outputs:
 //
@@ -187,7 +162,7 @@ func dw1WeightGradVec(dy, x []float32, dw *[3 * 3 * 8]float32, db *[8]float32, n
 	lo, hi := 1, 47
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		dw1WeightGradVecAVX512(&dy[0], &x[0], &dw[0], &db[0], n, 32, 73728, 73728, -1536+lo*1536, 32+lo*1536, hi-lo, 46, 32, 1536, 64, 64)
+		dw1WeightGradVecAVX2(&dy[0], &x[0], &dw[0], &db[0], n, 32, 73728, 73728, -1536+lo*1536, 32+lo*1536, hi-lo, 46, 32, 1536, 64, 64)
 	case runtime.AVX2:
 		dw1WeightGradVecAVX2(&dy[0], &x[0], &dw[0], &db[0], n, 32, 73728, 73728, -1536+lo*1536, 32+lo*1536, hi-lo, 46, 32, 1536, 64, 64)
 	default:
@@ -199,11 +174,6 @@ func dw1WeightGradVec(dy, x []float32, dw *[3 * 3 * 8]float32, db *[8]float32, n
 //
 //go:noescape
 func dw1InputGradVecAVX2(y, x, w, b *float32, n, c4, inStep, outStep, xOrigin, yOrigin, rowCount, colCount, colStep, rowStride, xAdvance, yAdvance int)
-
-// dw1InputGradVecAVX512 is the AVX512 path of dw1InputGradVec (simd_amd64.s).
-//
-//go:noescape
-func dw1InputGradVecAVX512(y, x, w, b *float32, n, c4, inStep, outStep, xOrigin, yOrigin, rowCount, colCount, colStep, rowStride, xAdvance, yAdvance int)
 
 // dw1InputGradVec computes, for 48x48x8 inputs, 3x3 kernels at stride 1,1 with padding 1,1 (top, left) and 48x48x8 outputs:
 //
@@ -220,7 +190,7 @@ func dw1InputGradVec(dy, dx []float32, w *[3 * 3 * 8]float32, n int) {
 	lo, hi := 1, 47
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		dw1InputGradVecAVX512(&dy[0], &dx[0], &w[0], &w[0], n, 32, 73728, 73728, -1536+lo*1536, 32+lo*1536, hi-lo, 46, 32, 1536, 64, 64)
+		dw1InputGradVecAVX2(&dy[0], &dx[0], &w[0], &w[0], n, 32, 73728, 73728, -1536+lo*1536, 32+lo*1536, hi-lo, 46, 32, 1536, 64, 64)
 	case runtime.AVX2:
 		dw1InputGradVecAVX2(&dy[0], &dx[0], &w[0], &w[0], n, 32, 73728, 73728, -1536+lo*1536, 32+lo*1536, hi-lo, 46, 32, 1536, 64, 64)
 	default:
@@ -232,11 +202,6 @@ func dw1InputGradVec(dy, dx []float32, w *[3 * 3 * 8]float32, n int) {
 //
 //go:noescape
 func dw1WindowVecAVX2(y, x, w, b *float32, c4, taprows, tapcols, xRow, wRow int)
-
-// dw1WindowVecAVX512 is the AVX512 path of dw1WindowVec (simd_amd64.s).
-//
-//go:noescape
-func dw1WindowVecAVX512(y, x, w, b *float32, c4, taprows, tapcols, xRow, wRow int)
 
 // dw1WindowVec computes, for 48x48x8 inputs, 3x3 kernels at stride 1,1 with padding 1,1 (top, left) and 48x48x8 outputs:
 //
@@ -253,7 +218,7 @@ func dw1WindowVec(y, x []float32, w *[3 * 3 * 8]float32, b *[8]float32, kh0, kh1
 	_ = x[(kh1-kh0-1)*384+(kw1-kw0-1)*8+7]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		dw1WindowVecAVX512(&y[0], &x[0], &w[(kh0*3+kw0)*8], &b[0], 32, kh1-kh0, kw1-kw0, 1536, 96)
+		dw1WindowVecAVX2(&y[0], &x[0], &w[(kh0*3+kw0)*8], &b[0], 32, kh1-kh0, kw1-kw0, 1536, 96)
 	case runtime.AVX2:
 		dw1WindowVecAVX2(&y[0], &x[0], &w[(kh0*3+kw0)*8], &b[0], 32, kh1-kh0, kw1-kw0, 1536, 96)
 	default:
@@ -265,11 +230,6 @@ func dw1WindowVec(y, x []float32, w *[3 * 3 * 8]float32, b *[8]float32, kh0, kh1
 //
 //go:noescape
 func dw1WindowGradVecAVX2(d, x, dx, w, dw, db *float32, c4, taprows, tapcols, xSkip, wSkip int)
-
-// dw1WindowGradVecAVX512 is the AVX512 path of dw1WindowGradVec (simd_amd64.s).
-//
-//go:noescape
-func dw1WindowGradVecAVX512(d, x, dx, w, dw, db *float32, c4, taprows, tapcols, xSkip, wSkip int)
 
 // dw1WindowGradVec computes, for 48x48x8 inputs, 3x3 kernels at stride 1,1 with padding 1,1 (top, left) and 48x48x8 outputs:
 //
@@ -288,7 +248,7 @@ func dw1WindowGradVec(d, x, dx []float32, w, dw *[3 * 3 * 8]float32, db *[8]floa
 	_ = dx[(kh1-kh0-1)*384+(kw1-kw0-1)*8+7]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		dw1WindowGradVecAVX512(&d[0], &x[0], &dx[0], &w[(kh0*3+kw0)*8], &dw[(kh0*3+kw0)*8], &db[0], 32, kh1-kh0, kw1-kw0, (48-kw1+kw0)*32, (3-kw1+kw0)*32)
+		dw1WindowGradVecAVX2(&d[0], &x[0], &dx[0], &w[(kh0*3+kw0)*8], &dw[(kh0*3+kw0)*8], &db[0], 32, kh1-kh0, kw1-kw0, (48-kw1+kw0)*32, (3-kw1+kw0)*32)
 	case runtime.AVX2:
 		dw1WindowGradVecAVX2(&d[0], &x[0], &dx[0], &w[(kh0*3+kw0)*8], &dw[(kh0*3+kw0)*8], &db[0], 32, kh1-kh0, kw1-kw0, (48-kw1+kw0)*32, (3-kw1+kw0)*32)
 	default:
@@ -376,11 +336,6 @@ func pw1WeightGradVec(dw *[8 * 16]float32, db *[16]float32, x, dy []float32, n i
 //go:noescape
 func pw1InputGradVecAVX2(dx, dy, wt *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 
-// pw1InputGradVecAVX512 is the AVX512 path of pw1InputGradVec (simd_amd64.s).
-//
-//go:noescape
-func pw1InputGradVecAVX512(dx, dy, wt *float32, n, ks, sa, sb, sc, ce, tm, nr int)
-
 // pw1InputGradVec computes, with In = 8 and Units = 16:
 //
 //	dx[s][i] = Σ_j dy[s][j]·wt[j][i]   for s < n (wt = wᵀ, see pw1InputGradVecTranspose)
@@ -394,7 +349,7 @@ func pw1InputGradVec(dx, dy []float32, wt *[16 * 16]float32, n int) {
 	_ = dy[n*16-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		pw1InputGradVecAVX512(&dx[0], &dy[0], &wt[0], n, 16, 64, 64, 32, 64, 255, 0)
+		pw1InputGradVecAVX2(&dx[0], &dy[0], &wt[0], n, 16, 64, 64, 32, 32, 0, 0)
 	case runtime.AVX2:
 		pw1InputGradVecAVX2(&dx[0], &dy[0], &wt[0], n, 16, 64, 64, 32, 32, 0, 0)
 	default:
@@ -425,6 +380,11 @@ func pw1InputGradVecTranspose(wt *[16 * 16]float32, w *[8 * 16]float32) {
 	}
 }
 
+// dw2InteriorVecAVX512 is the AVX512 path of dw2InteriorVec (simd_amd64.s).
+//
+//go:noescape
+func dw2InteriorVecAVX512(y, x, w, b *float32, n, c4, inStep, outStep, xOrigin, yOrigin, rowCount, colCount, colStep, rowStride, xAdvance, yAdvance int)
+
 // dw2InteriorVec computes, for 48x48x16 inputs, 3x3 kernels at stride 2,2 with padding 0,0 (top, left) and 24x24x16 outputs:
 //
 //	y[s][oh][ow][c] = b[c] + Σ_{kh,kw} x[s][ih][iw][c]·w[kh][kw][c]   for s < n,
@@ -445,13 +405,18 @@ func dw2InteriorVec(y, x []float32, w *[3 * 3 * 16]float32, b *[16]float32, n, l
 	}
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		dw1InteriorVecAVX512(&y[0], &x[0], &w[0], &b[0], n, 64, 147456, 36864, lo*6144, lo*1536, hi-lo, 23, 128, 3072, 3200, 64)
+		dw2InteriorVecAVX512(&y[0], &x[0], &w[0], &b[0], n, 64, 147456, 36864, lo*6144, lo*1536, hi-lo, 23, 128, 3072, 3200, 64)
 	case runtime.AVX2:
 		dw1InteriorVecAVX2(&y[0], &x[0], &w[0], &b[0], n, 64, 147456, 36864, lo*6144, lo*1536, hi-lo, 23, 128, 3072, 3200, 64)
 	default:
 		dw2InteriorVecGo(y, x, w, b, n, lo, hi)
 	}
 }
+
+// dw2WeightGradVecAVX512 is the AVX512 path of dw2WeightGradVec (simd_amd64.s).
+//
+//go:noescape
+func dw2WeightGradVecAVX512(y, x, w, b *float32, n, c4, inStep, outStep, xOrigin, yOrigin, rowCount, colCount, colStep, rowStride, xAdvance, yAdvance int)
 
 // dw2WeightGradVec computes, for 48x48x16 inputs, 3x3 kernels at stride 2,2 with padding 0,0 (top, left) and 24x24x16 outputs:
 //
@@ -468,13 +433,18 @@ func dw2WeightGradVec(dy, x []float32, dw *[3 * 3 * 16]float32, db *[16]float32,
 	lo, hi := 0, 23
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		dw1WeightGradVecAVX512(&dy[0], &x[0], &dw[0], &db[0], n, 64, 147456, 36864, lo*6144, lo*1536, hi-lo, 23, 128, 3072, 3200, 64)
+		dw2WeightGradVecAVX512(&dy[0], &x[0], &dw[0], &db[0], n, 64, 147456, 36864, lo*6144, lo*1536, hi-lo, 23, 128, 3072, 3200, 64)
 	case runtime.AVX2:
 		dw1WeightGradVecAVX2(&dy[0], &x[0], &dw[0], &db[0], n, 64, 147456, 36864, lo*6144, lo*1536, hi-lo, 23, 128, 3072, 3200, 64)
 	default:
 		dw2WeightGradVecGo(dy, x, dw, db, n)
 	}
 }
+
+// dw2InputGradVecAVX512 is the AVX512 path of dw2InputGradVec (simd_amd64.s).
+//
+//go:noescape
+func dw2InputGradVecAVX512(y, x, w, b *float32, n, c4, inStep, outStep, xOrigin, yOrigin, rowCount, colCount, colStep, rowStride, xAdvance, yAdvance int)
 
 // dw2InputGradVec computes, for 48x48x16 inputs, 3x3 kernels at stride 2,2 with padding 0,0 (top, left) and 24x24x16 outputs:
 //
@@ -491,13 +461,18 @@ func dw2InputGradVec(dy, dx []float32, w *[3 * 3 * 16]float32, n int) {
 	lo, hi := 0, 23
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		dw1InputGradVecAVX512(&dy[0], &dx[0], &w[0], &w[0], n, 64, 147456, 36864, lo*6144, lo*1536, hi-lo, 23, 128, 3072, 3200, 64)
+		dw2InputGradVecAVX512(&dy[0], &dx[0], &w[0], &w[0], n, 64, 147456, 36864, lo*6144, lo*1536, hi-lo, 23, 128, 3072, 3200, 64)
 	case runtime.AVX2:
 		dw1InputGradVecAVX2(&dy[0], &dx[0], &w[0], &w[0], n, 64, 147456, 36864, lo*6144, lo*1536, hi-lo, 23, 128, 3072, 3200, 64)
 	default:
 		dw2InputGradVecGo(dy, dx, w, n)
 	}
 }
+
+// dw2WindowVecAVX512 is the AVX512 path of dw2WindowVec (simd_amd64.s).
+//
+//go:noescape
+func dw2WindowVecAVX512(y, x, w, b *float32, c4, taprows, tapcols, xRow, wRow int)
 
 // dw2WindowVec computes, for 48x48x16 inputs, 3x3 kernels at stride 2,2 with padding 0,0 (top, left) and 24x24x16 outputs:
 //
@@ -514,13 +489,18 @@ func dw2WindowVec(y, x []float32, w *[3 * 3 * 16]float32, b *[16]float32, kh0, k
 	_ = x[(kh1-kh0-1)*768+(kw1-kw0-1)*16+15]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		dw1WindowVecAVX512(&y[0], &x[0], &w[(kh0*3+kw0)*16], &b[0], 64, kh1-kh0, kw1-kw0, 3072, 192)
+		dw2WindowVecAVX512(&y[0], &x[0], &w[(kh0*3+kw0)*16], &b[0], 64, kh1-kh0, kw1-kw0, 3072, 192)
 	case runtime.AVX2:
 		dw1WindowVecAVX2(&y[0], &x[0], &w[(kh0*3+kw0)*16], &b[0], 64, kh1-kh0, kw1-kw0, 3072, 192)
 	default:
 		dw2WindowVecGo(y, x, w, b, kh0, kh1, kw0, kw1)
 	}
 }
+
+// dw2WindowGradVecAVX512 is the AVX512 path of dw2WindowGradVec (simd_amd64.s).
+//
+//go:noescape
+func dw2WindowGradVecAVX512(d, x, dx, w, dw, db *float32, c4, taprows, tapcols, xSkip, wSkip int)
 
 // dw2WindowGradVec computes, for 48x48x16 inputs, 3x3 kernels at stride 2,2 with padding 0,0 (top, left) and 24x24x16 outputs:
 //
@@ -539,7 +519,7 @@ func dw2WindowGradVec(d, x, dx []float32, w, dw *[3 * 3 * 16]float32, db *[16]fl
 	_ = dx[(kh1-kh0-1)*768+(kw1-kw0-1)*16+15]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		dw1WindowGradVecAVX512(&d[0], &x[0], &dx[0], &w[(kh0*3+kw0)*16], &dw[(kh0*3+kw0)*16], &db[0], 64, kh1-kh0, kw1-kw0, (48-kw1+kw0)*64, (3-kw1+kw0)*64)
+		dw2WindowGradVecAVX512(&d[0], &x[0], &dx[0], &w[(kh0*3+kw0)*16], &dw[(kh0*3+kw0)*16], &db[0], 64, kh1-kh0, kw1-kw0, (48-kw1+kw0)*64, (3-kw1+kw0)*64)
 	case runtime.AVX2:
 		dw1WindowGradVecAVX2(&d[0], &x[0], &dx[0], &w[(kh0*3+kw0)*16], &dw[(kh0*3+kw0)*16], &db[0], 64, kh1-kh0, kw1-kw0, (48-kw1+kw0)*64, (3-kw1+kw0)*64)
 	default:
@@ -691,7 +671,7 @@ func dw3InteriorVec(y, x []float32, w *[3 * 3 * 32]float32, b *[32]float32, n, l
 	}
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		dw1InteriorVecAVX512(&y[0], &x[0], &w[0], &b[0], n, 128, 73728, 73728, -3072+lo*3072, 128+lo*3072, hi-lo, 22, 128, 3072, 256, 256)
+		dw2InteriorVecAVX512(&y[0], &x[0], &w[0], &b[0], n, 128, 73728, 73728, -3072+lo*3072, 128+lo*3072, hi-lo, 22, 128, 3072, 256, 256)
 	case runtime.AVX2:
 		dw1InteriorVecAVX2(&y[0], &x[0], &w[0], &b[0], n, 128, 73728, 73728, -3072+lo*3072, 128+lo*3072, hi-lo, 22, 128, 3072, 256, 256)
 	default:
@@ -714,7 +694,7 @@ func dw3WeightGradVec(dy, x []float32, dw *[3 * 3 * 32]float32, db *[32]float32,
 	lo, hi := 1, 23
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		dw1WeightGradVecAVX512(&dy[0], &x[0], &dw[0], &db[0], n, 128, 73728, 73728, -3072+lo*3072, 128+lo*3072, hi-lo, 22, 128, 3072, 256, 256)
+		dw2WeightGradVecAVX512(&dy[0], &x[0], &dw[0], &db[0], n, 128, 73728, 73728, -3072+lo*3072, 128+lo*3072, hi-lo, 22, 128, 3072, 256, 256)
 	case runtime.AVX2:
 		dw1WeightGradVecAVX2(&dy[0], &x[0], &dw[0], &db[0], n, 128, 73728, 73728, -3072+lo*3072, 128+lo*3072, hi-lo, 22, 128, 3072, 256, 256)
 	default:
@@ -737,7 +717,7 @@ func dw3InputGradVec(dy, dx []float32, w *[3 * 3 * 32]float32, n int) {
 	lo, hi := 1, 23
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		dw1InputGradVecAVX512(&dy[0], &dx[0], &w[0], &w[0], n, 128, 73728, 73728, -3072+lo*3072, 128+lo*3072, hi-lo, 22, 128, 3072, 256, 256)
+		dw2InputGradVecAVX512(&dy[0], &dx[0], &w[0], &w[0], n, 128, 73728, 73728, -3072+lo*3072, 128+lo*3072, hi-lo, 22, 128, 3072, 256, 256)
 	case runtime.AVX2:
 		dw1InputGradVecAVX2(&dy[0], &dx[0], &w[0], &w[0], n, 128, 73728, 73728, -3072+lo*3072, 128+lo*3072, hi-lo, 22, 128, 3072, 256, 256)
 	default:
@@ -760,7 +740,7 @@ func dw3WindowVec(y, x []float32, w *[3 * 3 * 32]float32, b *[32]float32, kh0, k
 	_ = x[(kh1-kh0-1)*768+(kw1-kw0-1)*32+31]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		dw1WindowVecAVX512(&y[0], &x[0], &w[(kh0*3+kw0)*32], &b[0], 128, kh1-kh0, kw1-kw0, 3072, 384)
+		dw2WindowVecAVX512(&y[0], &x[0], &w[(kh0*3+kw0)*32], &b[0], 128, kh1-kh0, kw1-kw0, 3072, 384)
 	case runtime.AVX2:
 		dw1WindowVecAVX2(&y[0], &x[0], &w[(kh0*3+kw0)*32], &b[0], 128, kh1-kh0, kw1-kw0, 3072, 384)
 	default:
@@ -785,7 +765,7 @@ func dw3WindowGradVec(d, x, dx []float32, w, dw *[3 * 3 * 32]float32, db *[32]fl
 	_ = dx[(kh1-kh0-1)*768+(kw1-kw0-1)*32+31]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		dw1WindowGradVecAVX512(&d[0], &x[0], &dx[0], &w[(kh0*3+kw0)*32], &dw[(kh0*3+kw0)*32], &db[0], 128, kh1-kh0, kw1-kw0, (24-kw1+kw0)*128, (3-kw1+kw0)*128)
+		dw2WindowGradVecAVX512(&d[0], &x[0], &dx[0], &w[(kh0*3+kw0)*32], &dw[(kh0*3+kw0)*32], &db[0], 128, kh1-kh0, kw1-kw0, (24-kw1+kw0)*128, (3-kw1+kw0)*128)
 	case runtime.AVX2:
 		dw1WindowGradVecAVX2(&d[0], &x[0], &dx[0], &w[(kh0*3+kw0)*32], &dw[(kh0*3+kw0)*32], &db[0], 128, kh1-kh0, kw1-kw0, (24-kw1+kw0)*128, (3-kw1+kw0)*128)
 	default:
@@ -912,7 +892,7 @@ func dw4InteriorVec(y, x []float32, w *[3 * 3 * 32]float32, b *[32]float32, n, l
 	}
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		dw1InteriorVecAVX512(&y[0], &x[0], &w[0], &b[0], n, 128, 73728, 18432, lo*6144, lo*1536, hi-lo, 11, 256, 3072, 3328, 128)
+		dw2InteriorVecAVX512(&y[0], &x[0], &w[0], &b[0], n, 128, 73728, 18432, lo*6144, lo*1536, hi-lo, 11, 256, 3072, 3328, 128)
 	case runtime.AVX2:
 		dw1InteriorVecAVX2(&y[0], &x[0], &w[0], &b[0], n, 128, 73728, 18432, lo*6144, lo*1536, hi-lo, 11, 256, 3072, 3328, 128)
 	default:
@@ -935,7 +915,7 @@ func dw4WeightGradVec(dy, x []float32, dw *[3 * 3 * 32]float32, db *[32]float32,
 	lo, hi := 0, 11
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		dw1WeightGradVecAVX512(&dy[0], &x[0], &dw[0], &db[0], n, 128, 73728, 18432, lo*6144, lo*1536, hi-lo, 11, 256, 3072, 3328, 128)
+		dw2WeightGradVecAVX512(&dy[0], &x[0], &dw[0], &db[0], n, 128, 73728, 18432, lo*6144, lo*1536, hi-lo, 11, 256, 3072, 3328, 128)
 	case runtime.AVX2:
 		dw1WeightGradVecAVX2(&dy[0], &x[0], &dw[0], &db[0], n, 128, 73728, 18432, lo*6144, lo*1536, hi-lo, 11, 256, 3072, 3328, 128)
 	default:
@@ -958,7 +938,7 @@ func dw4InputGradVec(dy, dx []float32, w *[3 * 3 * 32]float32, n int) {
 	lo, hi := 0, 11
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		dw1InputGradVecAVX512(&dy[0], &dx[0], &w[0], &w[0], n, 128, 73728, 18432, lo*6144, lo*1536, hi-lo, 11, 256, 3072, 3328, 128)
+		dw2InputGradVecAVX512(&dy[0], &dx[0], &w[0], &w[0], n, 128, 73728, 18432, lo*6144, lo*1536, hi-lo, 11, 256, 3072, 3328, 128)
 	case runtime.AVX2:
 		dw1InputGradVecAVX2(&dy[0], &dx[0], &w[0], &w[0], n, 128, 73728, 18432, lo*6144, lo*1536, hi-lo, 11, 256, 3072, 3328, 128)
 	default:
@@ -981,7 +961,7 @@ func dw4WindowVec(y, x []float32, w *[3 * 3 * 32]float32, b *[32]float32, kh0, k
 	_ = x[(kh1-kh0-1)*768+(kw1-kw0-1)*32+31]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		dw1WindowVecAVX512(&y[0], &x[0], &w[(kh0*3+kw0)*32], &b[0], 128, kh1-kh0, kw1-kw0, 3072, 384)
+		dw2WindowVecAVX512(&y[0], &x[0], &w[(kh0*3+kw0)*32], &b[0], 128, kh1-kh0, kw1-kw0, 3072, 384)
 	case runtime.AVX2:
 		dw1WindowVecAVX2(&y[0], &x[0], &w[(kh0*3+kw0)*32], &b[0], 128, kh1-kh0, kw1-kw0, 3072, 384)
 	default:
@@ -1006,7 +986,7 @@ func dw4WindowGradVec(d, x, dx []float32, w, dw *[3 * 3 * 32]float32, db *[32]fl
 	_ = dx[(kh1-kh0-1)*768+(kw1-kw0-1)*32+31]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		dw1WindowGradVecAVX512(&d[0], &x[0], &dx[0], &w[(kh0*3+kw0)*32], &dw[(kh0*3+kw0)*32], &db[0], 128, kh1-kh0, kw1-kw0, (24-kw1+kw0)*128, (3-kw1+kw0)*128)
+		dw2WindowGradVecAVX512(&d[0], &x[0], &dx[0], &w[(kh0*3+kw0)*32], &dw[(kh0*3+kw0)*32], &db[0], 128, kh1-kh0, kw1-kw0, (24-kw1+kw0)*128, (3-kw1+kw0)*128)
 	case runtime.AVX2:
 		dw1WindowGradVecAVX2(&d[0], &x[0], &dx[0], &w[(kh0*3+kw0)*32], &dw[(kh0*3+kw0)*32], &db[0], 128, kh1-kh0, kw1-kw0, (24-kw1+kw0)*128, (3-kw1+kw0)*128)
 	default:
@@ -1148,7 +1128,7 @@ func dw5InteriorVec(y, x []float32, w *[3 * 3 * 64]float32, b *[64]float32, n, l
 	}
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		dw1InteriorVecAVX512(&y[0], &x[0], &w[0], &b[0], n, 256, 36864, 36864, -3072+lo*3072, 256+lo*3072, hi-lo, 10, 256, 3072, 512, 512)
+		dw2InteriorVecAVX512(&y[0], &x[0], &w[0], &b[0], n, 256, 36864, 36864, -3072+lo*3072, 256+lo*3072, hi-lo, 10, 256, 3072, 512, 512)
 	case runtime.AVX2:
 		dw1InteriorVecAVX2(&y[0], &x[0], &w[0], &b[0], n, 256, 36864, 36864, -3072+lo*3072, 256+lo*3072, hi-lo, 10, 256, 3072, 512, 512)
 	default:
@@ -1171,7 +1151,7 @@ func dw5WeightGradVec(dy, x []float32, dw *[3 * 3 * 64]float32, db *[64]float32,
 	lo, hi := 1, 11
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		dw1WeightGradVecAVX512(&dy[0], &x[0], &dw[0], &db[0], n, 256, 36864, 36864, -3072+lo*3072, 256+lo*3072, hi-lo, 10, 256, 3072, 512, 512)
+		dw2WeightGradVecAVX512(&dy[0], &x[0], &dw[0], &db[0], n, 256, 36864, 36864, -3072+lo*3072, 256+lo*3072, hi-lo, 10, 256, 3072, 512, 512)
 	case runtime.AVX2:
 		dw1WeightGradVecAVX2(&dy[0], &x[0], &dw[0], &db[0], n, 256, 36864, 36864, -3072+lo*3072, 256+lo*3072, hi-lo, 10, 256, 3072, 512, 512)
 	default:
@@ -1194,7 +1174,7 @@ func dw5InputGradVec(dy, dx []float32, w *[3 * 3 * 64]float32, n int) {
 	lo, hi := 1, 11
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		dw1InputGradVecAVX512(&dy[0], &dx[0], &w[0], &w[0], n, 256, 36864, 36864, -3072+lo*3072, 256+lo*3072, hi-lo, 10, 256, 3072, 512, 512)
+		dw2InputGradVecAVX512(&dy[0], &dx[0], &w[0], &w[0], n, 256, 36864, 36864, -3072+lo*3072, 256+lo*3072, hi-lo, 10, 256, 3072, 512, 512)
 	case runtime.AVX2:
 		dw1InputGradVecAVX2(&dy[0], &dx[0], &w[0], &w[0], n, 256, 36864, 36864, -3072+lo*3072, 256+lo*3072, hi-lo, 10, 256, 3072, 512, 512)
 	default:
@@ -1217,7 +1197,7 @@ func dw5WindowVec(y, x []float32, w *[3 * 3 * 64]float32, b *[64]float32, kh0, k
 	_ = x[(kh1-kh0-1)*768+(kw1-kw0-1)*64+63]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		dw1WindowVecAVX512(&y[0], &x[0], &w[(kh0*3+kw0)*64], &b[0], 256, kh1-kh0, kw1-kw0, 3072, 768)
+		dw2WindowVecAVX512(&y[0], &x[0], &w[(kh0*3+kw0)*64], &b[0], 256, kh1-kh0, kw1-kw0, 3072, 768)
 	case runtime.AVX2:
 		dw1WindowVecAVX2(&y[0], &x[0], &w[(kh0*3+kw0)*64], &b[0], 256, kh1-kh0, kw1-kw0, 3072, 768)
 	default:
@@ -1242,7 +1222,7 @@ func dw5WindowGradVec(d, x, dx []float32, w, dw *[3 * 3 * 64]float32, db *[64]fl
 	_ = dx[(kh1-kh0-1)*768+(kw1-kw0-1)*64+63]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		dw1WindowGradVecAVX512(&d[0], &x[0], &dx[0], &w[(kh0*3+kw0)*64], &dw[(kh0*3+kw0)*64], &db[0], 256, kh1-kh0, kw1-kw0, (12-kw1+kw0)*256, (3-kw1+kw0)*256)
+		dw2WindowGradVecAVX512(&d[0], &x[0], &dx[0], &w[(kh0*3+kw0)*64], &dw[(kh0*3+kw0)*64], &db[0], 256, kh1-kh0, kw1-kw0, (12-kw1+kw0)*256, (3-kw1+kw0)*256)
 	case runtime.AVX2:
 		dw1WindowGradVecAVX2(&d[0], &x[0], &dx[0], &w[(kh0*3+kw0)*64], &dw[(kh0*3+kw0)*64], &db[0], 256, kh1-kh0, kw1-kw0, (12-kw1+kw0)*256, (3-kw1+kw0)*256)
 	default:
@@ -1369,7 +1349,7 @@ func dw6InteriorVec(y, x []float32, w *[3 * 3 * 64]float32, b *[64]float32, n, l
 	}
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		dw1InteriorVecAVX512(&y[0], &x[0], &w[0], &b[0], n, 256, 36864, 9216, lo*6144, lo*1536, hi-lo, 5, 512, 3072, 3584, 256)
+		dw2InteriorVecAVX512(&y[0], &x[0], &w[0], &b[0], n, 256, 36864, 9216, lo*6144, lo*1536, hi-lo, 5, 512, 3072, 3584, 256)
 	case runtime.AVX2:
 		dw1InteriorVecAVX2(&y[0], &x[0], &w[0], &b[0], n, 256, 36864, 9216, lo*6144, lo*1536, hi-lo, 5, 512, 3072, 3584, 256)
 	default:
@@ -1392,7 +1372,7 @@ func dw6WeightGradVec(dy, x []float32, dw *[3 * 3 * 64]float32, db *[64]float32,
 	lo, hi := 0, 5
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		dw1WeightGradVecAVX512(&dy[0], &x[0], &dw[0], &db[0], n, 256, 36864, 9216, lo*6144, lo*1536, hi-lo, 5, 512, 3072, 3584, 256)
+		dw2WeightGradVecAVX512(&dy[0], &x[0], &dw[0], &db[0], n, 256, 36864, 9216, lo*6144, lo*1536, hi-lo, 5, 512, 3072, 3584, 256)
 	case runtime.AVX2:
 		dw1WeightGradVecAVX2(&dy[0], &x[0], &dw[0], &db[0], n, 256, 36864, 9216, lo*6144, lo*1536, hi-lo, 5, 512, 3072, 3584, 256)
 	default:
@@ -1415,7 +1395,7 @@ func dw6InputGradVec(dy, dx []float32, w *[3 * 3 * 64]float32, n int) {
 	lo, hi := 0, 5
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		dw1InputGradVecAVX512(&dy[0], &dx[0], &w[0], &w[0], n, 256, 36864, 9216, lo*6144, lo*1536, hi-lo, 5, 512, 3072, 3584, 256)
+		dw2InputGradVecAVX512(&dy[0], &dx[0], &w[0], &w[0], n, 256, 36864, 9216, lo*6144, lo*1536, hi-lo, 5, 512, 3072, 3584, 256)
 	case runtime.AVX2:
 		dw1InputGradVecAVX2(&dy[0], &dx[0], &w[0], &w[0], n, 256, 36864, 9216, lo*6144, lo*1536, hi-lo, 5, 512, 3072, 3584, 256)
 	default:
@@ -1438,7 +1418,7 @@ func dw6WindowVec(y, x []float32, w *[3 * 3 * 64]float32, b *[64]float32, kh0, k
 	_ = x[(kh1-kh0-1)*768+(kw1-kw0-1)*64+63]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		dw1WindowVecAVX512(&y[0], &x[0], &w[(kh0*3+kw0)*64], &b[0], 256, kh1-kh0, kw1-kw0, 3072, 768)
+		dw2WindowVecAVX512(&y[0], &x[0], &w[(kh0*3+kw0)*64], &b[0], 256, kh1-kh0, kw1-kw0, 3072, 768)
 	case runtime.AVX2:
 		dw1WindowVecAVX2(&y[0], &x[0], &w[(kh0*3+kw0)*64], &b[0], 256, kh1-kh0, kw1-kw0, 3072, 768)
 	default:
@@ -1463,7 +1443,7 @@ func dw6WindowGradVec(d, x, dx []float32, w, dw *[3 * 3 * 64]float32, db *[64]fl
 	_ = dx[(kh1-kh0-1)*768+(kw1-kw0-1)*64+63]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		dw1WindowGradVecAVX512(&d[0], &x[0], &dx[0], &w[(kh0*3+kw0)*64], &dw[(kh0*3+kw0)*64], &db[0], 256, kh1-kh0, kw1-kw0, (12-kw1+kw0)*256, (3-kw1+kw0)*256)
+		dw2WindowGradVecAVX512(&d[0], &x[0], &dx[0], &w[(kh0*3+kw0)*64], &dw[(kh0*3+kw0)*64], &db[0], 256, kh1-kh0, kw1-kw0, (12-kw1+kw0)*256, (3-kw1+kw0)*256)
 	case runtime.AVX2:
 		dw1WindowGradVecAVX2(&d[0], &x[0], &dx[0], &w[(kh0*3+kw0)*64], &dw[(kh0*3+kw0)*64], &db[0], 256, kh1-kh0, kw1-kw0, (12-kw1+kw0)*256, (3-kw1+kw0)*256)
 	default:
@@ -1590,7 +1570,7 @@ func dw7InteriorVec(y, x []float32, w *[3 * 3 * 128]float32, b *[128]float32, n,
 	}
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		dw1InteriorVecAVX512(&y[0], &x[0], &w[0], &b[0], n, 512, 18432, 18432, -3072+lo*3072, 512+lo*3072, hi-lo, 4, 512, 3072, 1024, 1024)
+		dw2InteriorVecAVX512(&y[0], &x[0], &w[0], &b[0], n, 512, 18432, 18432, -3072+lo*3072, 512+lo*3072, hi-lo, 4, 512, 3072, 1024, 1024)
 	case runtime.AVX2:
 		dw1InteriorVecAVX2(&y[0], &x[0], &w[0], &b[0], n, 512, 18432, 18432, -3072+lo*3072, 512+lo*3072, hi-lo, 4, 512, 3072, 1024, 1024)
 	default:
@@ -1613,7 +1593,7 @@ func dw7WeightGradVec(dy, x []float32, dw *[3 * 3 * 128]float32, db *[128]float3
 	lo, hi := 1, 5
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		dw1WeightGradVecAVX512(&dy[0], &x[0], &dw[0], &db[0], n, 512, 18432, 18432, -3072+lo*3072, 512+lo*3072, hi-lo, 4, 512, 3072, 1024, 1024)
+		dw2WeightGradVecAVX512(&dy[0], &x[0], &dw[0], &db[0], n, 512, 18432, 18432, -3072+lo*3072, 512+lo*3072, hi-lo, 4, 512, 3072, 1024, 1024)
 	case runtime.AVX2:
 		dw1WeightGradVecAVX2(&dy[0], &x[0], &dw[0], &db[0], n, 512, 18432, 18432, -3072+lo*3072, 512+lo*3072, hi-lo, 4, 512, 3072, 1024, 1024)
 	default:
@@ -1636,7 +1616,7 @@ func dw7InputGradVec(dy, dx []float32, w *[3 * 3 * 128]float32, n int) {
 	lo, hi := 1, 5
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		dw1InputGradVecAVX512(&dy[0], &dx[0], &w[0], &w[0], n, 512, 18432, 18432, -3072+lo*3072, 512+lo*3072, hi-lo, 4, 512, 3072, 1024, 1024)
+		dw2InputGradVecAVX512(&dy[0], &dx[0], &w[0], &w[0], n, 512, 18432, 18432, -3072+lo*3072, 512+lo*3072, hi-lo, 4, 512, 3072, 1024, 1024)
 	case runtime.AVX2:
 		dw1InputGradVecAVX2(&dy[0], &dx[0], &w[0], &w[0], n, 512, 18432, 18432, -3072+lo*3072, 512+lo*3072, hi-lo, 4, 512, 3072, 1024, 1024)
 	default:
@@ -1659,7 +1639,7 @@ func dw7WindowVec(y, x []float32, w *[3 * 3 * 128]float32, b *[128]float32, kh0,
 	_ = x[(kh1-kh0-1)*768+(kw1-kw0-1)*128+127]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		dw1WindowVecAVX512(&y[0], &x[0], &w[(kh0*3+kw0)*128], &b[0], 512, kh1-kh0, kw1-kw0, 3072, 1536)
+		dw2WindowVecAVX512(&y[0], &x[0], &w[(kh0*3+kw0)*128], &b[0], 512, kh1-kh0, kw1-kw0, 3072, 1536)
 	case runtime.AVX2:
 		dw1WindowVecAVX2(&y[0], &x[0], &w[(kh0*3+kw0)*128], &b[0], 512, kh1-kh0, kw1-kw0, 3072, 1536)
 	default:
@@ -1684,7 +1664,7 @@ func dw7WindowGradVec(d, x, dx []float32, w, dw *[3 * 3 * 128]float32, db *[128]
 	_ = dx[(kh1-kh0-1)*768+(kw1-kw0-1)*128+127]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		dw1WindowGradVecAVX512(&d[0], &x[0], &dx[0], &w[(kh0*3+kw0)*128], &dw[(kh0*3+kw0)*128], &db[0], 512, kh1-kh0, kw1-kw0, (6-kw1+kw0)*512, (3-kw1+kw0)*512)
+		dw2WindowGradVecAVX512(&d[0], &x[0], &dx[0], &w[(kh0*3+kw0)*128], &dw[(kh0*3+kw0)*128], &db[0], 512, kh1-kh0, kw1-kw0, (6-kw1+kw0)*512, (3-kw1+kw0)*512)
 	case runtime.AVX2:
 		dw1WindowGradVecAVX2(&d[0], &x[0], &dx[0], &w[(kh0*3+kw0)*128], &dw[(kh0*3+kw0)*128], &db[0], 512, kh1-kh0, kw1-kw0, (6-kw1+kw0)*512, (3-kw1+kw0)*512)
 	default:
@@ -1801,7 +1781,7 @@ func dw8InteriorVec(y, x []float32, w *[3 * 3 * 128]float32, b *[128]float32, n,
 	}
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		dw1InteriorVecAVX512(&y[0], &x[0], &w[0], &b[0], n, 512, 18432, 18432, -3072+lo*3072, 512+lo*3072, hi-lo, 4, 512, 3072, 1024, 1024)
+		dw2InteriorVecAVX512(&y[0], &x[0], &w[0], &b[0], n, 512, 18432, 18432, -3072+lo*3072, 512+lo*3072, hi-lo, 4, 512, 3072, 1024, 1024)
 	case runtime.AVX2:
 		dw1InteriorVecAVX2(&y[0], &x[0], &w[0], &b[0], n, 512, 18432, 18432, -3072+lo*3072, 512+lo*3072, hi-lo, 4, 512, 3072, 1024, 1024)
 	default:
@@ -1824,7 +1804,7 @@ func dw8WeightGradVec(dy, x []float32, dw *[3 * 3 * 128]float32, db *[128]float3
 	lo, hi := 1, 5
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		dw1WeightGradVecAVX512(&dy[0], &x[0], &dw[0], &db[0], n, 512, 18432, 18432, -3072+lo*3072, 512+lo*3072, hi-lo, 4, 512, 3072, 1024, 1024)
+		dw2WeightGradVecAVX512(&dy[0], &x[0], &dw[0], &db[0], n, 512, 18432, 18432, -3072+lo*3072, 512+lo*3072, hi-lo, 4, 512, 3072, 1024, 1024)
 	case runtime.AVX2:
 		dw1WeightGradVecAVX2(&dy[0], &x[0], &dw[0], &db[0], n, 512, 18432, 18432, -3072+lo*3072, 512+lo*3072, hi-lo, 4, 512, 3072, 1024, 1024)
 	default:
@@ -1847,7 +1827,7 @@ func dw8InputGradVec(dy, dx []float32, w *[3 * 3 * 128]float32, n int) {
 	lo, hi := 1, 5
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		dw1InputGradVecAVX512(&dy[0], &dx[0], &w[0], &w[0], n, 512, 18432, 18432, -3072+lo*3072, 512+lo*3072, hi-lo, 4, 512, 3072, 1024, 1024)
+		dw2InputGradVecAVX512(&dy[0], &dx[0], &w[0], &w[0], n, 512, 18432, 18432, -3072+lo*3072, 512+lo*3072, hi-lo, 4, 512, 3072, 1024, 1024)
 	case runtime.AVX2:
 		dw1InputGradVecAVX2(&dy[0], &dx[0], &w[0], &w[0], n, 512, 18432, 18432, -3072+lo*3072, 512+lo*3072, hi-lo, 4, 512, 3072, 1024, 1024)
 	default:
@@ -1870,7 +1850,7 @@ func dw8WindowVec(y, x []float32, w *[3 * 3 * 128]float32, b *[128]float32, kh0,
 	_ = x[(kh1-kh0-1)*768+(kw1-kw0-1)*128+127]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		dw1WindowVecAVX512(&y[0], &x[0], &w[(kh0*3+kw0)*128], &b[0], 512, kh1-kh0, kw1-kw0, 3072, 1536)
+		dw2WindowVecAVX512(&y[0], &x[0], &w[(kh0*3+kw0)*128], &b[0], 512, kh1-kh0, kw1-kw0, 3072, 1536)
 	case runtime.AVX2:
 		dw1WindowVecAVX2(&y[0], &x[0], &w[(kh0*3+kw0)*128], &b[0], 512, kh1-kh0, kw1-kw0, 3072, 1536)
 	default:
@@ -1895,7 +1875,7 @@ func dw8WindowGradVec(d, x, dx []float32, w, dw *[3 * 3 * 128]float32, db *[128]
 	_ = dx[(kh1-kh0-1)*768+(kw1-kw0-1)*128+127]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		dw1WindowGradVecAVX512(&d[0], &x[0], &dx[0], &w[(kh0*3+kw0)*128], &dw[(kh0*3+kw0)*128], &db[0], 512, kh1-kh0, kw1-kw0, (6-kw1+kw0)*512, (3-kw1+kw0)*512)
+		dw2WindowGradVecAVX512(&d[0], &x[0], &dx[0], &w[(kh0*3+kw0)*128], &dw[(kh0*3+kw0)*128], &db[0], 512, kh1-kh0, kw1-kw0, (6-kw1+kw0)*512, (3-kw1+kw0)*512)
 	case runtime.AVX2:
 		dw1WindowGradVecAVX2(&d[0], &x[0], &dx[0], &w[(kh0*3+kw0)*128], &dw[(kh0*3+kw0)*128], &db[0], 512, kh1-kh0, kw1-kw0, (6-kw1+kw0)*512, (3-kw1+kw0)*512)
 	default:
@@ -2002,7 +1982,7 @@ func dw9InteriorVec(y, x []float32, w *[3 * 3 * 128]float32, b *[128]float32, n,
 	}
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		dw1InteriorVecAVX512(&y[0], &x[0], &w[0], &b[0], n, 512, 18432, 18432, -3072+lo*3072, 512+lo*3072, hi-lo, 4, 512, 3072, 1024, 1024)
+		dw2InteriorVecAVX512(&y[0], &x[0], &w[0], &b[0], n, 512, 18432, 18432, -3072+lo*3072, 512+lo*3072, hi-lo, 4, 512, 3072, 1024, 1024)
 	case runtime.AVX2:
 		dw1InteriorVecAVX2(&y[0], &x[0], &w[0], &b[0], n, 512, 18432, 18432, -3072+lo*3072, 512+lo*3072, hi-lo, 4, 512, 3072, 1024, 1024)
 	default:
@@ -2025,7 +2005,7 @@ func dw9WeightGradVec(dy, x []float32, dw *[3 * 3 * 128]float32, db *[128]float3
 	lo, hi := 1, 5
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		dw1WeightGradVecAVX512(&dy[0], &x[0], &dw[0], &db[0], n, 512, 18432, 18432, -3072+lo*3072, 512+lo*3072, hi-lo, 4, 512, 3072, 1024, 1024)
+		dw2WeightGradVecAVX512(&dy[0], &x[0], &dw[0], &db[0], n, 512, 18432, 18432, -3072+lo*3072, 512+lo*3072, hi-lo, 4, 512, 3072, 1024, 1024)
 	case runtime.AVX2:
 		dw1WeightGradVecAVX2(&dy[0], &x[0], &dw[0], &db[0], n, 512, 18432, 18432, -3072+lo*3072, 512+lo*3072, hi-lo, 4, 512, 3072, 1024, 1024)
 	default:
@@ -2048,7 +2028,7 @@ func dw9InputGradVec(dy, dx []float32, w *[3 * 3 * 128]float32, n int) {
 	lo, hi := 1, 5
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		dw1InputGradVecAVX512(&dy[0], &dx[0], &w[0], &w[0], n, 512, 18432, 18432, -3072+lo*3072, 512+lo*3072, hi-lo, 4, 512, 3072, 1024, 1024)
+		dw2InputGradVecAVX512(&dy[0], &dx[0], &w[0], &w[0], n, 512, 18432, 18432, -3072+lo*3072, 512+lo*3072, hi-lo, 4, 512, 3072, 1024, 1024)
 	case runtime.AVX2:
 		dw1InputGradVecAVX2(&dy[0], &dx[0], &w[0], &w[0], n, 512, 18432, 18432, -3072+lo*3072, 512+lo*3072, hi-lo, 4, 512, 3072, 1024, 1024)
 	default:
@@ -2071,7 +2051,7 @@ func dw9WindowVec(y, x []float32, w *[3 * 3 * 128]float32, b *[128]float32, kh0,
 	_ = x[(kh1-kh0-1)*768+(kw1-kw0-1)*128+127]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		dw1WindowVecAVX512(&y[0], &x[0], &w[(kh0*3+kw0)*128], &b[0], 512, kh1-kh0, kw1-kw0, 3072, 1536)
+		dw2WindowVecAVX512(&y[0], &x[0], &w[(kh0*3+kw0)*128], &b[0], 512, kh1-kh0, kw1-kw0, 3072, 1536)
 	case runtime.AVX2:
 		dw1WindowVecAVX2(&y[0], &x[0], &w[(kh0*3+kw0)*128], &b[0], 512, kh1-kh0, kw1-kw0, 3072, 1536)
 	default:
@@ -2096,7 +2076,7 @@ func dw9WindowGradVec(d, x, dx []float32, w, dw *[3 * 3 * 128]float32, db *[128]
 	_ = dx[(kh1-kh0-1)*768+(kw1-kw0-1)*128+127]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		dw1WindowGradVecAVX512(&d[0], &x[0], &dx[0], &w[(kh0*3+kw0)*128], &dw[(kh0*3+kw0)*128], &db[0], 512, kh1-kh0, kw1-kw0, (6-kw1+kw0)*512, (3-kw1+kw0)*512)
+		dw2WindowGradVecAVX512(&d[0], &x[0], &dx[0], &w[(kh0*3+kw0)*128], &dw[(kh0*3+kw0)*128], &db[0], 512, kh1-kh0, kw1-kw0, (6-kw1+kw0)*512, (3-kw1+kw0)*512)
 	case runtime.AVX2:
 		dw1WindowGradVecAVX2(&d[0], &x[0], &dx[0], &w[(kh0*3+kw0)*128], &dw[(kh0*3+kw0)*128], &db[0], 512, kh1-kh0, kw1-kw0, (6-kw1+kw0)*512, (3-kw1+kw0)*512)
 	default:
@@ -2203,7 +2183,7 @@ func dw10InteriorVec(y, x []float32, w *[3 * 3 * 128]float32, b *[128]float32, n
 	}
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		dw1InteriorVecAVX512(&y[0], &x[0], &w[0], &b[0], n, 512, 18432, 18432, -3072+lo*3072, 512+lo*3072, hi-lo, 4, 512, 3072, 1024, 1024)
+		dw2InteriorVecAVX512(&y[0], &x[0], &w[0], &b[0], n, 512, 18432, 18432, -3072+lo*3072, 512+lo*3072, hi-lo, 4, 512, 3072, 1024, 1024)
 	case runtime.AVX2:
 		dw1InteriorVecAVX2(&y[0], &x[0], &w[0], &b[0], n, 512, 18432, 18432, -3072+lo*3072, 512+lo*3072, hi-lo, 4, 512, 3072, 1024, 1024)
 	default:
@@ -2226,7 +2206,7 @@ func dw10WeightGradVec(dy, x []float32, dw *[3 * 3 * 128]float32, db *[128]float
 	lo, hi := 1, 5
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		dw1WeightGradVecAVX512(&dy[0], &x[0], &dw[0], &db[0], n, 512, 18432, 18432, -3072+lo*3072, 512+lo*3072, hi-lo, 4, 512, 3072, 1024, 1024)
+		dw2WeightGradVecAVX512(&dy[0], &x[0], &dw[0], &db[0], n, 512, 18432, 18432, -3072+lo*3072, 512+lo*3072, hi-lo, 4, 512, 3072, 1024, 1024)
 	case runtime.AVX2:
 		dw1WeightGradVecAVX2(&dy[0], &x[0], &dw[0], &db[0], n, 512, 18432, 18432, -3072+lo*3072, 512+lo*3072, hi-lo, 4, 512, 3072, 1024, 1024)
 	default:
@@ -2249,7 +2229,7 @@ func dw10InputGradVec(dy, dx []float32, w *[3 * 3 * 128]float32, n int) {
 	lo, hi := 1, 5
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		dw1InputGradVecAVX512(&dy[0], &dx[0], &w[0], &w[0], n, 512, 18432, 18432, -3072+lo*3072, 512+lo*3072, hi-lo, 4, 512, 3072, 1024, 1024)
+		dw2InputGradVecAVX512(&dy[0], &dx[0], &w[0], &w[0], n, 512, 18432, 18432, -3072+lo*3072, 512+lo*3072, hi-lo, 4, 512, 3072, 1024, 1024)
 	case runtime.AVX2:
 		dw1InputGradVecAVX2(&dy[0], &dx[0], &w[0], &w[0], n, 512, 18432, 18432, -3072+lo*3072, 512+lo*3072, hi-lo, 4, 512, 3072, 1024, 1024)
 	default:
@@ -2272,7 +2252,7 @@ func dw10WindowVec(y, x []float32, w *[3 * 3 * 128]float32, b *[128]float32, kh0
 	_ = x[(kh1-kh0-1)*768+(kw1-kw0-1)*128+127]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		dw1WindowVecAVX512(&y[0], &x[0], &w[(kh0*3+kw0)*128], &b[0], 512, kh1-kh0, kw1-kw0, 3072, 1536)
+		dw2WindowVecAVX512(&y[0], &x[0], &w[(kh0*3+kw0)*128], &b[0], 512, kh1-kh0, kw1-kw0, 3072, 1536)
 	case runtime.AVX2:
 		dw1WindowVecAVX2(&y[0], &x[0], &w[(kh0*3+kw0)*128], &b[0], 512, kh1-kh0, kw1-kw0, 3072, 1536)
 	default:
@@ -2297,7 +2277,7 @@ func dw10WindowGradVec(d, x, dx []float32, w, dw *[3 * 3 * 128]float32, db *[128
 	_ = dx[(kh1-kh0-1)*768+(kw1-kw0-1)*128+127]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		dw1WindowGradVecAVX512(&d[0], &x[0], &dx[0], &w[(kh0*3+kw0)*128], &dw[(kh0*3+kw0)*128], &db[0], 512, kh1-kh0, kw1-kw0, (6-kw1+kw0)*512, (3-kw1+kw0)*512)
+		dw2WindowGradVecAVX512(&d[0], &x[0], &dx[0], &w[(kh0*3+kw0)*128], &dw[(kh0*3+kw0)*128], &db[0], 512, kh1-kh0, kw1-kw0, (6-kw1+kw0)*512, (3-kw1+kw0)*512)
 	case runtime.AVX2:
 		dw1WindowGradVecAVX2(&d[0], &x[0], &dx[0], &w[(kh0*3+kw0)*128], &dw[(kh0*3+kw0)*128], &db[0], 512, kh1-kh0, kw1-kw0, (6-kw1+kw0)*512, (3-kw1+kw0)*512)
 	default:
@@ -2404,7 +2384,7 @@ func dw11InteriorVec(y, x []float32, w *[3 * 3 * 128]float32, b *[128]float32, n
 	}
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		dw1InteriorVecAVX512(&y[0], &x[0], &w[0], &b[0], n, 512, 18432, 18432, -3072+lo*3072, 512+lo*3072, hi-lo, 4, 512, 3072, 1024, 1024)
+		dw2InteriorVecAVX512(&y[0], &x[0], &w[0], &b[0], n, 512, 18432, 18432, -3072+lo*3072, 512+lo*3072, hi-lo, 4, 512, 3072, 1024, 1024)
 	case runtime.AVX2:
 		dw1InteriorVecAVX2(&y[0], &x[0], &w[0], &b[0], n, 512, 18432, 18432, -3072+lo*3072, 512+lo*3072, hi-lo, 4, 512, 3072, 1024, 1024)
 	default:
@@ -2427,7 +2407,7 @@ func dw11WeightGradVec(dy, x []float32, dw *[3 * 3 * 128]float32, db *[128]float
 	lo, hi := 1, 5
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		dw1WeightGradVecAVX512(&dy[0], &x[0], &dw[0], &db[0], n, 512, 18432, 18432, -3072+lo*3072, 512+lo*3072, hi-lo, 4, 512, 3072, 1024, 1024)
+		dw2WeightGradVecAVX512(&dy[0], &x[0], &dw[0], &db[0], n, 512, 18432, 18432, -3072+lo*3072, 512+lo*3072, hi-lo, 4, 512, 3072, 1024, 1024)
 	case runtime.AVX2:
 		dw1WeightGradVecAVX2(&dy[0], &x[0], &dw[0], &db[0], n, 512, 18432, 18432, -3072+lo*3072, 512+lo*3072, hi-lo, 4, 512, 3072, 1024, 1024)
 	default:
@@ -2450,7 +2430,7 @@ func dw11InputGradVec(dy, dx []float32, w *[3 * 3 * 128]float32, n int) {
 	lo, hi := 1, 5
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		dw1InputGradVecAVX512(&dy[0], &dx[0], &w[0], &w[0], n, 512, 18432, 18432, -3072+lo*3072, 512+lo*3072, hi-lo, 4, 512, 3072, 1024, 1024)
+		dw2InputGradVecAVX512(&dy[0], &dx[0], &w[0], &w[0], n, 512, 18432, 18432, -3072+lo*3072, 512+lo*3072, hi-lo, 4, 512, 3072, 1024, 1024)
 	case runtime.AVX2:
 		dw1InputGradVecAVX2(&dy[0], &dx[0], &w[0], &w[0], n, 512, 18432, 18432, -3072+lo*3072, 512+lo*3072, hi-lo, 4, 512, 3072, 1024, 1024)
 	default:
@@ -2473,7 +2453,7 @@ func dw11WindowVec(y, x []float32, w *[3 * 3 * 128]float32, b *[128]float32, kh0
 	_ = x[(kh1-kh0-1)*768+(kw1-kw0-1)*128+127]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		dw1WindowVecAVX512(&y[0], &x[0], &w[(kh0*3+kw0)*128], &b[0], 512, kh1-kh0, kw1-kw0, 3072, 1536)
+		dw2WindowVecAVX512(&y[0], &x[0], &w[(kh0*3+kw0)*128], &b[0], 512, kh1-kh0, kw1-kw0, 3072, 1536)
 	case runtime.AVX2:
 		dw1WindowVecAVX2(&y[0], &x[0], &w[(kh0*3+kw0)*128], &b[0], 512, kh1-kh0, kw1-kw0, 3072, 1536)
 	default:
@@ -2498,7 +2478,7 @@ func dw11WindowGradVec(d, x, dx []float32, w, dw *[3 * 3 * 128]float32, db *[128
 	_ = dx[(kh1-kh0-1)*768+(kw1-kw0-1)*128+127]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		dw1WindowGradVecAVX512(&d[0], &x[0], &dx[0], &w[(kh0*3+kw0)*128], &dw[(kh0*3+kw0)*128], &db[0], 512, kh1-kh0, kw1-kw0, (6-kw1+kw0)*512, (3-kw1+kw0)*512)
+		dw2WindowGradVecAVX512(&d[0], &x[0], &dx[0], &w[(kh0*3+kw0)*128], &dw[(kh0*3+kw0)*128], &db[0], 512, kh1-kh0, kw1-kw0, (6-kw1+kw0)*512, (3-kw1+kw0)*512)
 	case runtime.AVX2:
 		dw1WindowGradVecAVX2(&d[0], &x[0], &dx[0], &w[(kh0*3+kw0)*128], &dw[(kh0*3+kw0)*128], &db[0], 512, kh1-kh0, kw1-kw0, (6-kw1+kw0)*512, (3-kw1+kw0)*512)
 	default:
@@ -2605,7 +2585,7 @@ func dw12InteriorVec(y, x []float32, w *[3 * 3 * 128]float32, b *[128]float32, n
 	}
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		dw1InteriorVecAVX512(&y[0], &x[0], &w[0], &b[0], n, 512, 18432, 4608, lo*6144, lo*1536, hi-lo, 2, 1024, 3072, 4096, 512)
+		dw2InteriorVecAVX512(&y[0], &x[0], &w[0], &b[0], n, 512, 18432, 4608, lo*6144, lo*1536, hi-lo, 2, 1024, 3072, 4096, 512)
 	case runtime.AVX2:
 		dw1InteriorVecAVX2(&y[0], &x[0], &w[0], &b[0], n, 512, 18432, 4608, lo*6144, lo*1536, hi-lo, 2, 1024, 3072, 4096, 512)
 	default:
@@ -2628,7 +2608,7 @@ func dw12WeightGradVec(dy, x []float32, dw *[3 * 3 * 128]float32, db *[128]float
 	lo, hi := 0, 2
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		dw1WeightGradVecAVX512(&dy[0], &x[0], &dw[0], &db[0], n, 512, 18432, 4608, lo*6144, lo*1536, hi-lo, 2, 1024, 3072, 4096, 512)
+		dw2WeightGradVecAVX512(&dy[0], &x[0], &dw[0], &db[0], n, 512, 18432, 4608, lo*6144, lo*1536, hi-lo, 2, 1024, 3072, 4096, 512)
 	case runtime.AVX2:
 		dw1WeightGradVecAVX2(&dy[0], &x[0], &dw[0], &db[0], n, 512, 18432, 4608, lo*6144, lo*1536, hi-lo, 2, 1024, 3072, 4096, 512)
 	default:
@@ -2651,7 +2631,7 @@ func dw12InputGradVec(dy, dx []float32, w *[3 * 3 * 128]float32, n int) {
 	lo, hi := 0, 2
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		dw1InputGradVecAVX512(&dy[0], &dx[0], &w[0], &w[0], n, 512, 18432, 4608, lo*6144, lo*1536, hi-lo, 2, 1024, 3072, 4096, 512)
+		dw2InputGradVecAVX512(&dy[0], &dx[0], &w[0], &w[0], n, 512, 18432, 4608, lo*6144, lo*1536, hi-lo, 2, 1024, 3072, 4096, 512)
 	case runtime.AVX2:
 		dw1InputGradVecAVX2(&dy[0], &dx[0], &w[0], &w[0], n, 512, 18432, 4608, lo*6144, lo*1536, hi-lo, 2, 1024, 3072, 4096, 512)
 	default:
@@ -2674,7 +2654,7 @@ func dw12WindowVec(y, x []float32, w *[3 * 3 * 128]float32, b *[128]float32, kh0
 	_ = x[(kh1-kh0-1)*768+(kw1-kw0-1)*128+127]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		dw1WindowVecAVX512(&y[0], &x[0], &w[(kh0*3+kw0)*128], &b[0], 512, kh1-kh0, kw1-kw0, 3072, 1536)
+		dw2WindowVecAVX512(&y[0], &x[0], &w[(kh0*3+kw0)*128], &b[0], 512, kh1-kh0, kw1-kw0, 3072, 1536)
 	case runtime.AVX2:
 		dw1WindowVecAVX2(&y[0], &x[0], &w[(kh0*3+kw0)*128], &b[0], 512, kh1-kh0, kw1-kw0, 3072, 1536)
 	default:
@@ -2699,7 +2679,7 @@ func dw12WindowGradVec(d, x, dx []float32, w, dw *[3 * 3 * 128]float32, db *[128
 	_ = dx[(kh1-kh0-1)*768+(kw1-kw0-1)*128+127]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		dw1WindowGradVecAVX512(&d[0], &x[0], &dx[0], &w[(kh0*3+kw0)*128], &dw[(kh0*3+kw0)*128], &db[0], 512, kh1-kh0, kw1-kw0, (6-kw1+kw0)*512, (3-kw1+kw0)*512)
+		dw2WindowGradVecAVX512(&d[0], &x[0], &dx[0], &w[(kh0*3+kw0)*128], &dw[(kh0*3+kw0)*128], &db[0], 512, kh1-kh0, kw1-kw0, (6-kw1+kw0)*512, (3-kw1+kw0)*512)
 	case runtime.AVX2:
 		dw1WindowGradVecAVX2(&d[0], &x[0], &dx[0], &w[(kh0*3+kw0)*128], &dw[(kh0*3+kw0)*128], &db[0], 512, kh1-kh0, kw1-kw0, (6-kw1+kw0)*512, (3-kw1+kw0)*512)
 	default:
@@ -2826,7 +2806,7 @@ func dw13InteriorVec(y, x []float32, w *[3 * 3 * 256]float32, b *[256]float32, n
 	}
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		dw1InteriorVecAVX512(&y[0], &x[0], &w[0], &b[0], n, 1024, 9216, 9216, -3072+lo*3072, 1024+lo*3072, hi-lo, 1, 1024, 3072, 2048, 2048)
+		dw2InteriorVecAVX512(&y[0], &x[0], &w[0], &b[0], n, 1024, 9216, 9216, -3072+lo*3072, 1024+lo*3072, hi-lo, 1, 1024, 3072, 2048, 2048)
 	case runtime.AVX2:
 		dw1InteriorVecAVX2(&y[0], &x[0], &w[0], &b[0], n, 1024, 9216, 9216, -3072+lo*3072, 1024+lo*3072, hi-lo, 1, 1024, 3072, 2048, 2048)
 	default:
@@ -2849,7 +2829,7 @@ func dw13WeightGradVec(dy, x []float32, dw *[3 * 3 * 256]float32, db *[256]float
 	lo, hi := 1, 2
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		dw1WeightGradVecAVX512(&dy[0], &x[0], &dw[0], &db[0], n, 1024, 9216, 9216, -3072+lo*3072, 1024+lo*3072, hi-lo, 1, 1024, 3072, 2048, 2048)
+		dw2WeightGradVecAVX512(&dy[0], &x[0], &dw[0], &db[0], n, 1024, 9216, 9216, -3072+lo*3072, 1024+lo*3072, hi-lo, 1, 1024, 3072, 2048, 2048)
 	case runtime.AVX2:
 		dw1WeightGradVecAVX2(&dy[0], &x[0], &dw[0], &db[0], n, 1024, 9216, 9216, -3072+lo*3072, 1024+lo*3072, hi-lo, 1, 1024, 3072, 2048, 2048)
 	default:
@@ -2872,7 +2852,7 @@ func dw13InputGradVec(dy, dx []float32, w *[3 * 3 * 256]float32, n int) {
 	lo, hi := 1, 2
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		dw1InputGradVecAVX512(&dy[0], &dx[0], &w[0], &w[0], n, 1024, 9216, 9216, -3072+lo*3072, 1024+lo*3072, hi-lo, 1, 1024, 3072, 2048, 2048)
+		dw2InputGradVecAVX512(&dy[0], &dx[0], &w[0], &w[0], n, 1024, 9216, 9216, -3072+lo*3072, 1024+lo*3072, hi-lo, 1, 1024, 3072, 2048, 2048)
 	case runtime.AVX2:
 		dw1InputGradVecAVX2(&dy[0], &dx[0], &w[0], &w[0], n, 1024, 9216, 9216, -3072+lo*3072, 1024+lo*3072, hi-lo, 1, 1024, 3072, 2048, 2048)
 	default:
@@ -2895,7 +2875,7 @@ func dw13WindowVec(y, x []float32, w *[3 * 3 * 256]float32, b *[256]float32, kh0
 	_ = x[(kh1-kh0-1)*768+(kw1-kw0-1)*256+255]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		dw1WindowVecAVX512(&y[0], &x[0], &w[(kh0*3+kw0)*256], &b[0], 1024, kh1-kh0, kw1-kw0, 3072, 3072)
+		dw2WindowVecAVX512(&y[0], &x[0], &w[(kh0*3+kw0)*256], &b[0], 1024, kh1-kh0, kw1-kw0, 3072, 3072)
 	case runtime.AVX2:
 		dw1WindowVecAVX2(&y[0], &x[0], &w[(kh0*3+kw0)*256], &b[0], 1024, kh1-kh0, kw1-kw0, 3072, 3072)
 	default:
@@ -2920,7 +2900,7 @@ func dw13WindowGradVec(d, x, dx []float32, w, dw *[3 * 3 * 256]float32, db *[256
 	_ = dx[(kh1-kh0-1)*768+(kw1-kw0-1)*256+255]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		dw1WindowGradVecAVX512(&d[0], &x[0], &dx[0], &w[(kh0*3+kw0)*256], &dw[(kh0*3+kw0)*256], &db[0], 1024, kh1-kh0, kw1-kw0, (3-kw1+kw0)*1024, (3-kw1+kw0)*1024)
+		dw2WindowGradVecAVX512(&d[0], &x[0], &dx[0], &w[(kh0*3+kw0)*256], &dw[(kh0*3+kw0)*256], &db[0], 1024, kh1-kh0, kw1-kw0, (3-kw1+kw0)*1024, (3-kw1+kw0)*1024)
 	case runtime.AVX2:
 		dw1WindowGradVecAVX2(&d[0], &x[0], &dx[0], &w[(kh0*3+kw0)*256], &dw[(kh0*3+kw0)*256], &db[0], 1024, kh1-kh0, kw1-kw0, (3-kw1+kw0)*1024, (3-kw1+kw0)*1024)
 	default:
@@ -3022,11 +3002,6 @@ func pw13InputGradVecTranspose(wt *[256 * 272]float32, w *[256 * 256]float32) {
 //go:noescape
 func fcForwardVecAVX2(y, x, w, b *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 
-// fcForwardVecAVX512 is the AVX512 path of fcForwardVec (simd_amd64.s).
-//
-//go:noescape
-func fcForwardVecAVX512(y, x, w, b *float32, n, ks, sa, sb, sc, ce, tm, nr int)
-
 // fcForwardVec computes, with In = 256 and Units = 2:
 //
 //	y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   for s < n
@@ -3040,7 +3015,7 @@ func fcForwardVec(y, x []float32, w *[256 * 2]float32, b *[2]float32, n int) {
 	_ = x[n*256-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		fcForwardVecAVX512(&y[0], &x[0], &w[0], &b[0], n, 256, 1024, 8, 8, 64, 3, 0)
+		fcForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n, 256, 1024, 8, 8, 0, 24, 0)
 	case runtime.AVX2:
 		fcForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n, 256, 1024, 8, 8, 0, 24, 0)
 	default:
@@ -3053,11 +3028,6 @@ func fcForwardVec(y, x []float32, w *[256 * 2]float32, b *[2]float32, n int) {
 //go:noescape
 func fcForwardOneVecAVX2(y, x, w, b *float32, ks, sa, sb, sc, ce, tm, nr int)
 
-// fcForwardOneVecAVX512 is the AVX512 path of fcForwardOneVec (simd_amd64.s).
-//
-//go:noescape
-func fcForwardOneVecAVX512(y, x, w, b *float32, ks, sa, sb, sc, ce, tm, nr int)
-
 // fcForwardOneVec computes, with In = 256 and Units = 2:
 //
 //	y[j] = b[j] + Σ_i x[i]·w[i][j]
@@ -3066,7 +3036,7 @@ func fcForwardOneVecAVX512(y, x, w, b *float32, ks, sa, sb, sc, ce, tm, nr int)
 func fcForwardOneVec(y *[2]float32, x *[256]float32, w *[256 * 2]float32, b *[2]float32) {
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		fcForwardOneVecAVX512(&y[0], &x[0], &w[0], &b[0], 256, 0, 8, 8, 0, 3, 1)
+		fcForwardOneVecAVX2(&y[0], &x[0], &w[0], &b[0], 256, 0, 8, 8, 0, 24, 1)
 	case runtime.AVX2:
 		fcForwardOneVecAVX2(&y[0], &x[0], &w[0], &b[0], 256, 0, 8, 8, 0, 24, 1)
 	default:
@@ -3088,7 +3058,7 @@ func fcPackedVec(y, x []float32, w *[256 * 16]float32, b *[2]float32, n int) {
 	_ = x[n*256-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		fcForwardVecAVX512(&y[0], &x[0], &w[0], &b[0], n, 256, 1024, 64, 8, 64, 3, 0)
+		fcForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n, 256, 1024, 64, 8, 0, 24, 0)
 	case runtime.AVX2:
 		fcForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n, 256, 1024, 64, 8, 0, 24, 0)
 	default:
@@ -3105,7 +3075,7 @@ func fcPackedVec(y, x []float32, w *[256 * 16]float32, b *[2]float32, n int) {
 func fcPackedOneVec(y *[2]float32, x *[256]float32, w *[256 * 16]float32, b *[2]float32) {
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		fcForwardOneVecAVX512(&y[0], &x[0], &w[0], &b[0], 256, 0, 64, 8, 0, 3, 1)
+		fcForwardOneVecAVX2(&y[0], &x[0], &w[0], &b[0], 256, 0, 64, 8, 0, 24, 1)
 	case runtime.AVX2:
 		fcForwardOneVecAVX2(&y[0], &x[0], &w[0], &b[0], 256, 0, 64, 8, 0, 24, 1)
 	default:
@@ -3117,11 +3087,6 @@ func fcPackedOneVec(y *[2]float32, x *[256]float32, w *[256 * 16]float32, b *[2]
 //
 //go:noescape
 func fcWeightGradVecWeightsAVX2(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
-
-// fcWeightGradVecWeightsAVX512 is the AVX512 path of fcWeightGradVec (simd_amd64.s).
-//
-//go:noescape
-func fcWeightGradVecWeightsAVX512(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 
 // fcWeightGradVecBiasAVX2 is the AVX2 path of fcWeightGradVec (simd_amd64.s).
 //
@@ -3142,8 +3107,8 @@ func fcWeightGradVec(dw *[256 * 2]float32, db *[2]float32, x, dy []float32, n in
 	_ = dy[n*2-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		fcWeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 1024, 8, 8, 64, 3, 256)
-		conv1WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 8, 0, 0, 3, 1)
+		fcWeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 1024, 8, 8, 0, 24, 256)
+		fcWeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 8, 0, 0, 24, 1)
 	case runtime.AVX2:
 		fcWeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 1024, 8, 8, 0, 24, 256)
 		fcWeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 8, 0, 0, 24, 1)
@@ -3201,11 +3166,6 @@ func fcInputGradVecTranspose(wt *[2 * 272]float32, w *[256 * 2]float32) {
 //go:noescape
 func bn1AffineVecAVX2(y, x, m, a, beta *float32, pixels, c4 int)
 
-// bn1AffineVecAVX512 is the AVX512 path of bn1AffineVec (simd_amd64.s).
-//
-//go:noescape
-func bn1AffineVecAVX512(y, x, m, a, beta *float32, pixels, c4 int)
-
 // bn1AffineVec computes, over whole pixels of 8 channels:
 //
 //	y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   for every pixel p
@@ -3220,7 +3180,7 @@ func bn1AffineVec(y, x []float32, m, a, beta *[8]float32) {
 	_ = x[p*8-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		bn1AffineVecAVX512(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 32)
+		bn1AffineVecAVX2(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 32)
 	case runtime.AVX2:
 		bn1AffineVecAVX2(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 32)
 	default:
@@ -3232,11 +3192,6 @@ func bn1AffineVec(y, x []float32, m, a, beta *[8]float32) {
 //
 //go:noescape
 func bn1MomentsVecAVX2(x *float32, sum, sumSq *float64, pixels, c4 int)
-
-// bn1MomentsVecAVX512 is the AVX512 path of bn1MomentsVec (simd_amd64.s).
-//
-//go:noescape
-func bn1MomentsVecAVX512(x *float32, sum, sumSq *float64, pixels, c4 int)
 
 // bn1MomentsVec computes, over whole pixels of 8 channels:
 //
@@ -3251,7 +3206,7 @@ func bn1MomentsVec(x []float32, sum, sumSq *[8]float64) {
 	_ = x[p*8-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		bn1MomentsVecAVX512(&x[0], &sum[0], &sumSq[0], p, 32)
+		bn1MomentsVecAVX2(&x[0], &sum[0], &sumSq[0], p, 32)
 	case runtime.AVX2:
 		bn1MomentsVecAVX2(&x[0], &sum[0], &sumSq[0], p, 32)
 	default:
@@ -3263,11 +3218,6 @@ func bn1MomentsVec(x []float32, sum, sumSq *[8]float64) {
 //
 //go:noescape
 func bn1SumsVecAVX2(x, dy *float32, sumDy, sumDyX *float64, pixels, c4 int)
-
-// bn1SumsVecAVX512 is the AVX512 path of bn1SumsVec (simd_amd64.s).
-//
-//go:noescape
-func bn1SumsVecAVX512(x, dy *float32, sumDy, sumDyX *float64, pixels, c4 int)
 
 // bn1SumsVec computes, over whole pixels of 8 channels:
 //
@@ -3283,7 +3233,7 @@ func bn1SumsVec(x, dy []float32, sumDy, sumDyX *[8]float64) {
 	_ = dy[p*8-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		bn1SumsVecAVX512(&x[0], &dy[0], &sumDy[0], &sumDyX[0], p, 32)
+		bn1SumsVecAVX2(&x[0], &dy[0], &sumDy[0], &sumDyX[0], p, 32)
 	case runtime.AVX2:
 		bn1SumsVecAVX2(&x[0], &dy[0], &sumDy[0], &sumDyX[0], p, 32)
 	default:
@@ -3295,11 +3245,6 @@ func bn1SumsVec(x, dy []float32, sumDy, sumDyX *[8]float64) {
 //
 //go:noescape
 func bn1NormGradVecAVX2(dx, dy, x, k, u, v, m *float32, pixels, c4 int)
-
-// bn1NormGradVecAVX512 is the AVX512 path of bn1NormGradVec (simd_amd64.s).
-//
-//go:noescape
-func bn1NormGradVecAVX512(dx, dy, x, k, u, v, m *float32, pixels, c4 int)
 
 // bn1NormGradVec computes, over whole pixels of 8 channels:
 //
@@ -3316,7 +3261,7 @@ func bn1NormGradVec(dx, dy, x []float32, k, u, v, m *[8]float32) {
 	_ = x[p*8-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		bn1NormGradVecAVX512(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 32)
+		bn1NormGradVecAVX2(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 32)
 	case runtime.AVX2:
 		bn1NormGradVecAVX2(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 32)
 	default:
@@ -3328,11 +3273,6 @@ func bn1NormGradVec(dx, dy, x []float32, k, u, v, m *[8]float32) {
 //
 //go:noescape
 func bn1AffineReLUVecAVX2(y, x, m, a, beta *float32, pixels, c4 int)
-
-// bn1AffineReLUVecAVX512 is the AVX512 path of bn1AffineReLUVec (simd_amd64.s).
-//
-//go:noescape
-func bn1AffineReLUVecAVX512(y, x, m, a, beta *float32, pixels, c4 int)
 
 // bn1AffineReLUVec computes, over whole pixels of 8 channels:
 //
@@ -3348,7 +3288,7 @@ func bn1AffineReLUVec(y, x []float32, m, a, beta *[8]float32) {
 	_ = x[p*8-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		bn1AffineReLUVecAVX512(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 32)
+		bn1AffineReLUVecAVX2(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 32)
 	case runtime.AVX2:
 		bn1AffineReLUVecAVX2(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 32)
 	default:
@@ -3370,7 +3310,7 @@ func dw1_bnAffineVec(y, x []float32, m, a, beta *[8]float32) {
 	_ = x[p*8-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		bn1AffineVecAVX512(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 32)
+		bn1AffineVecAVX2(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 32)
 	case runtime.AVX2:
 		bn1AffineVecAVX2(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 32)
 	default:
@@ -3391,7 +3331,7 @@ func dw1_bnMomentsVec(x []float32, sum, sumSq *[8]float64) {
 	_ = x[p*8-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		bn1MomentsVecAVX512(&x[0], &sum[0], &sumSq[0], p, 32)
+		bn1MomentsVecAVX2(&x[0], &sum[0], &sumSq[0], p, 32)
 	case runtime.AVX2:
 		bn1MomentsVecAVX2(&x[0], &sum[0], &sumSq[0], p, 32)
 	default:
@@ -3413,7 +3353,7 @@ func dw1_bnSumsVec(x, dy []float32, sumDy, sumDyX *[8]float64) {
 	_ = dy[p*8-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		bn1SumsVecAVX512(&x[0], &dy[0], &sumDy[0], &sumDyX[0], p, 32)
+		bn1SumsVecAVX2(&x[0], &dy[0], &sumDy[0], &sumDyX[0], p, 32)
 	case runtime.AVX2:
 		bn1SumsVecAVX2(&x[0], &dy[0], &sumDy[0], &sumDyX[0], p, 32)
 	default:
@@ -3436,7 +3376,7 @@ func dw1_bnNormGradVec(dx, dy, x []float32, k, u, v, m *[8]float32) {
 	_ = x[p*8-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		bn1NormGradVecAVX512(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 32)
+		bn1NormGradVecAVX2(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 32)
 	case runtime.AVX2:
 		bn1NormGradVecAVX2(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 32)
 	default:
@@ -3458,13 +3398,18 @@ func dw1_bnAffineReLUVec(y, x []float32, m, a, beta *[8]float32) {
 	_ = x[p*8-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		bn1AffineReLUVecAVX512(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 32)
+		bn1AffineReLUVecAVX2(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 32)
 	case runtime.AVX2:
 		bn1AffineReLUVecAVX2(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 32)
 	default:
 		dw1_bnAffineReLUVecGo(y, x, m, a, beta)
 	}
 }
+
+// pw1_bnAffineVecAVX512 is the AVX512 path of pw1_bnAffineVec (simd_amd64.s).
+//
+//go:noescape
+func pw1_bnAffineVecAVX512(y, x, m, a, beta *float32, pixels, c4 int)
 
 // pw1_bnAffineVec computes, over whole pixels of 16 channels:
 //
@@ -3480,13 +3425,18 @@ func pw1_bnAffineVec(y, x []float32, m, a, beta *[16]float32) {
 	_ = x[p*16-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		bn1AffineVecAVX512(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 64)
+		pw1_bnAffineVecAVX512(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 64)
 	case runtime.AVX2:
 		bn1AffineVecAVX2(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 64)
 	default:
 		pw1_bnAffineVecGo(y, x, m, a, beta)
 	}
 }
+
+// pw1_bnMomentsVecAVX512 is the AVX512 path of pw1_bnMomentsVec (simd_amd64.s).
+//
+//go:noescape
+func pw1_bnMomentsVecAVX512(x *float32, sum, sumSq *float64, pixels, c4 int)
 
 // pw1_bnMomentsVec computes, over whole pixels of 16 channels:
 //
@@ -3501,13 +3451,18 @@ func pw1_bnMomentsVec(x []float32, sum, sumSq *[16]float64) {
 	_ = x[p*16-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		bn1MomentsVecAVX512(&x[0], &sum[0], &sumSq[0], p, 64)
+		pw1_bnMomentsVecAVX512(&x[0], &sum[0], &sumSq[0], p, 64)
 	case runtime.AVX2:
 		bn1MomentsVecAVX2(&x[0], &sum[0], &sumSq[0], p, 64)
 	default:
 		pw1_bnMomentsVecGo(x, sum, sumSq)
 	}
 }
+
+// pw1_bnSumsVecAVX512 is the AVX512 path of pw1_bnSumsVec (simd_amd64.s).
+//
+//go:noescape
+func pw1_bnSumsVecAVX512(x, dy *float32, sumDy, sumDyX *float64, pixels, c4 int)
 
 // pw1_bnSumsVec computes, over whole pixels of 16 channels:
 //
@@ -3523,13 +3478,18 @@ func pw1_bnSumsVec(x, dy []float32, sumDy, sumDyX *[16]float64) {
 	_ = dy[p*16-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		bn1SumsVecAVX512(&x[0], &dy[0], &sumDy[0], &sumDyX[0], p, 64)
+		pw1_bnSumsVecAVX512(&x[0], &dy[0], &sumDy[0], &sumDyX[0], p, 64)
 	case runtime.AVX2:
 		bn1SumsVecAVX2(&x[0], &dy[0], &sumDy[0], &sumDyX[0], p, 64)
 	default:
 		pw1_bnSumsVecGo(x, dy, sumDy, sumDyX)
 	}
 }
+
+// pw1_bnNormGradVecAVX512 is the AVX512 path of pw1_bnNormGradVec (simd_amd64.s).
+//
+//go:noescape
+func pw1_bnNormGradVecAVX512(dx, dy, x, k, u, v, m *float32, pixels, c4 int)
 
 // pw1_bnNormGradVec computes, over whole pixels of 16 channels:
 //
@@ -3546,13 +3506,18 @@ func pw1_bnNormGradVec(dx, dy, x []float32, k, u, v, m *[16]float32) {
 	_ = x[p*16-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		bn1NormGradVecAVX512(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 64)
+		pw1_bnNormGradVecAVX512(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 64)
 	case runtime.AVX2:
 		bn1NormGradVecAVX2(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 64)
 	default:
 		pw1_bnNormGradVecGo(dx, dy, x, k, u, v, m)
 	}
 }
+
+// pw1_bnAffineReLUVecAVX512 is the AVX512 path of pw1_bnAffineReLUVec (simd_amd64.s).
+//
+//go:noescape
+func pw1_bnAffineReLUVecAVX512(y, x, m, a, beta *float32, pixels, c4 int)
 
 // pw1_bnAffineReLUVec computes, over whole pixels of 16 channels:
 //
@@ -3568,7 +3533,7 @@ func pw1_bnAffineReLUVec(y, x []float32, m, a, beta *[16]float32) {
 	_ = x[p*16-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		bn1AffineReLUVecAVX512(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 64)
+		pw1_bnAffineReLUVecAVX512(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 64)
 	case runtime.AVX2:
 		bn1AffineReLUVecAVX2(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 64)
 	default:
@@ -3590,7 +3555,7 @@ func dw2_bnAffineVec(y, x []float32, m, a, beta *[16]float32) {
 	_ = x[p*16-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		bn1AffineVecAVX512(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 64)
+		pw1_bnAffineVecAVX512(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 64)
 	case runtime.AVX2:
 		bn1AffineVecAVX2(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 64)
 	default:
@@ -3611,7 +3576,7 @@ func dw2_bnMomentsVec(x []float32, sum, sumSq *[16]float64) {
 	_ = x[p*16-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		bn1MomentsVecAVX512(&x[0], &sum[0], &sumSq[0], p, 64)
+		pw1_bnMomentsVecAVX512(&x[0], &sum[0], &sumSq[0], p, 64)
 	case runtime.AVX2:
 		bn1MomentsVecAVX2(&x[0], &sum[0], &sumSq[0], p, 64)
 	default:
@@ -3633,7 +3598,7 @@ func dw2_bnSumsVec(x, dy []float32, sumDy, sumDyX *[16]float64) {
 	_ = dy[p*16-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		bn1SumsVecAVX512(&x[0], &dy[0], &sumDy[0], &sumDyX[0], p, 64)
+		pw1_bnSumsVecAVX512(&x[0], &dy[0], &sumDy[0], &sumDyX[0], p, 64)
 	case runtime.AVX2:
 		bn1SumsVecAVX2(&x[0], &dy[0], &sumDy[0], &sumDyX[0], p, 64)
 	default:
@@ -3656,7 +3621,7 @@ func dw2_bnNormGradVec(dx, dy, x []float32, k, u, v, m *[16]float32) {
 	_ = x[p*16-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		bn1NormGradVecAVX512(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 64)
+		pw1_bnNormGradVecAVX512(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 64)
 	case runtime.AVX2:
 		bn1NormGradVecAVX2(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 64)
 	default:
@@ -3678,7 +3643,7 @@ func dw2_bnAffineReLUVec(y, x []float32, m, a, beta *[16]float32) {
 	_ = x[p*16-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		bn1AffineReLUVecAVX512(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 64)
+		pw1_bnAffineReLUVecAVX512(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 64)
 	case runtime.AVX2:
 		bn1AffineReLUVecAVX2(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 64)
 	default:
@@ -3700,7 +3665,7 @@ func pw2_bnAffineVec(y, x []float32, m, a, beta *[32]float32) {
 	_ = x[p*32-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		bn1AffineVecAVX512(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 128)
+		pw1_bnAffineVecAVX512(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 128)
 	case runtime.AVX2:
 		bn1AffineVecAVX2(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 128)
 	default:
@@ -3721,7 +3686,7 @@ func pw2_bnMomentsVec(x []float32, sum, sumSq *[32]float64) {
 	_ = x[p*32-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		bn1MomentsVecAVX512(&x[0], &sum[0], &sumSq[0], p, 128)
+		pw1_bnMomentsVecAVX512(&x[0], &sum[0], &sumSq[0], p, 128)
 	case runtime.AVX2:
 		bn1MomentsVecAVX2(&x[0], &sum[0], &sumSq[0], p, 128)
 	default:
@@ -3743,7 +3708,7 @@ func pw2_bnSumsVec(x, dy []float32, sumDy, sumDyX *[32]float64) {
 	_ = dy[p*32-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		bn1SumsVecAVX512(&x[0], &dy[0], &sumDy[0], &sumDyX[0], p, 128)
+		pw1_bnSumsVecAVX512(&x[0], &dy[0], &sumDy[0], &sumDyX[0], p, 128)
 	case runtime.AVX2:
 		bn1SumsVecAVX2(&x[0], &dy[0], &sumDy[0], &sumDyX[0], p, 128)
 	default:
@@ -3766,7 +3731,7 @@ func pw2_bnNormGradVec(dx, dy, x []float32, k, u, v, m *[32]float32) {
 	_ = x[p*32-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		bn1NormGradVecAVX512(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 128)
+		pw1_bnNormGradVecAVX512(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 128)
 	case runtime.AVX2:
 		bn1NormGradVecAVX2(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 128)
 	default:
@@ -3788,7 +3753,7 @@ func pw2_bnAffineReLUVec(y, x []float32, m, a, beta *[32]float32) {
 	_ = x[p*32-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		bn1AffineReLUVecAVX512(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 128)
+		pw1_bnAffineReLUVecAVX512(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 128)
 	case runtime.AVX2:
 		bn1AffineReLUVecAVX2(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 128)
 	default:
@@ -3810,7 +3775,7 @@ func dw3_bnAffineVec(y, x []float32, m, a, beta *[32]float32) {
 	_ = x[p*32-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		bn1AffineVecAVX512(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 128)
+		pw1_bnAffineVecAVX512(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 128)
 	case runtime.AVX2:
 		bn1AffineVecAVX2(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 128)
 	default:
@@ -3831,7 +3796,7 @@ func dw3_bnMomentsVec(x []float32, sum, sumSq *[32]float64) {
 	_ = x[p*32-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		bn1MomentsVecAVX512(&x[0], &sum[0], &sumSq[0], p, 128)
+		pw1_bnMomentsVecAVX512(&x[0], &sum[0], &sumSq[0], p, 128)
 	case runtime.AVX2:
 		bn1MomentsVecAVX2(&x[0], &sum[0], &sumSq[0], p, 128)
 	default:
@@ -3853,7 +3818,7 @@ func dw3_bnSumsVec(x, dy []float32, sumDy, sumDyX *[32]float64) {
 	_ = dy[p*32-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		bn1SumsVecAVX512(&x[0], &dy[0], &sumDy[0], &sumDyX[0], p, 128)
+		pw1_bnSumsVecAVX512(&x[0], &dy[0], &sumDy[0], &sumDyX[0], p, 128)
 	case runtime.AVX2:
 		bn1SumsVecAVX2(&x[0], &dy[0], &sumDy[0], &sumDyX[0], p, 128)
 	default:
@@ -3876,7 +3841,7 @@ func dw3_bnNormGradVec(dx, dy, x []float32, k, u, v, m *[32]float32) {
 	_ = x[p*32-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		bn1NormGradVecAVX512(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 128)
+		pw1_bnNormGradVecAVX512(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 128)
 	case runtime.AVX2:
 		bn1NormGradVecAVX2(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 128)
 	default:
@@ -3898,7 +3863,7 @@ func dw3_bnAffineReLUVec(y, x []float32, m, a, beta *[32]float32) {
 	_ = x[p*32-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		bn1AffineReLUVecAVX512(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 128)
+		pw1_bnAffineReLUVecAVX512(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 128)
 	case runtime.AVX2:
 		bn1AffineReLUVecAVX2(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 128)
 	default:
@@ -3920,7 +3885,7 @@ func pw3_bnAffineVec(y, x []float32, m, a, beta *[32]float32) {
 	_ = x[p*32-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		bn1AffineVecAVX512(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 128)
+		pw1_bnAffineVecAVX512(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 128)
 	case runtime.AVX2:
 		bn1AffineVecAVX2(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 128)
 	default:
@@ -3941,7 +3906,7 @@ func pw3_bnMomentsVec(x []float32, sum, sumSq *[32]float64) {
 	_ = x[p*32-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		bn1MomentsVecAVX512(&x[0], &sum[0], &sumSq[0], p, 128)
+		pw1_bnMomentsVecAVX512(&x[0], &sum[0], &sumSq[0], p, 128)
 	case runtime.AVX2:
 		bn1MomentsVecAVX2(&x[0], &sum[0], &sumSq[0], p, 128)
 	default:
@@ -3963,7 +3928,7 @@ func pw3_bnSumsVec(x, dy []float32, sumDy, sumDyX *[32]float64) {
 	_ = dy[p*32-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		bn1SumsVecAVX512(&x[0], &dy[0], &sumDy[0], &sumDyX[0], p, 128)
+		pw1_bnSumsVecAVX512(&x[0], &dy[0], &sumDy[0], &sumDyX[0], p, 128)
 	case runtime.AVX2:
 		bn1SumsVecAVX2(&x[0], &dy[0], &sumDy[0], &sumDyX[0], p, 128)
 	default:
@@ -3986,7 +3951,7 @@ func pw3_bnNormGradVec(dx, dy, x []float32, k, u, v, m *[32]float32) {
 	_ = x[p*32-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		bn1NormGradVecAVX512(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 128)
+		pw1_bnNormGradVecAVX512(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 128)
 	case runtime.AVX2:
 		bn1NormGradVecAVX2(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 128)
 	default:
@@ -4008,7 +3973,7 @@ func pw3_bnAffineReLUVec(y, x []float32, m, a, beta *[32]float32) {
 	_ = x[p*32-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		bn1AffineReLUVecAVX512(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 128)
+		pw1_bnAffineReLUVecAVX512(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 128)
 	case runtime.AVX2:
 		bn1AffineReLUVecAVX2(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 128)
 	default:
@@ -4030,7 +3995,7 @@ func dw4_bnAffineVec(y, x []float32, m, a, beta *[32]float32) {
 	_ = x[p*32-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		bn1AffineVecAVX512(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 128)
+		pw1_bnAffineVecAVX512(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 128)
 	case runtime.AVX2:
 		bn1AffineVecAVX2(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 128)
 	default:
@@ -4051,7 +4016,7 @@ func dw4_bnMomentsVec(x []float32, sum, sumSq *[32]float64) {
 	_ = x[p*32-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		bn1MomentsVecAVX512(&x[0], &sum[0], &sumSq[0], p, 128)
+		pw1_bnMomentsVecAVX512(&x[0], &sum[0], &sumSq[0], p, 128)
 	case runtime.AVX2:
 		bn1MomentsVecAVX2(&x[0], &sum[0], &sumSq[0], p, 128)
 	default:
@@ -4073,7 +4038,7 @@ func dw4_bnSumsVec(x, dy []float32, sumDy, sumDyX *[32]float64) {
 	_ = dy[p*32-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		bn1SumsVecAVX512(&x[0], &dy[0], &sumDy[0], &sumDyX[0], p, 128)
+		pw1_bnSumsVecAVX512(&x[0], &dy[0], &sumDy[0], &sumDyX[0], p, 128)
 	case runtime.AVX2:
 		bn1SumsVecAVX2(&x[0], &dy[0], &sumDy[0], &sumDyX[0], p, 128)
 	default:
@@ -4096,7 +4061,7 @@ func dw4_bnNormGradVec(dx, dy, x []float32, k, u, v, m *[32]float32) {
 	_ = x[p*32-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		bn1NormGradVecAVX512(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 128)
+		pw1_bnNormGradVecAVX512(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 128)
 	case runtime.AVX2:
 		bn1NormGradVecAVX2(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 128)
 	default:
@@ -4118,7 +4083,7 @@ func dw4_bnAffineReLUVec(y, x []float32, m, a, beta *[32]float32) {
 	_ = x[p*32-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		bn1AffineReLUVecAVX512(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 128)
+		pw1_bnAffineReLUVecAVX512(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 128)
 	case runtime.AVX2:
 		bn1AffineReLUVecAVX2(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 128)
 	default:
@@ -4140,7 +4105,7 @@ func pw4_bnAffineVec(y, x []float32, m, a, beta *[64]float32) {
 	_ = x[p*64-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		bn1AffineVecAVX512(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 256)
+		pw1_bnAffineVecAVX512(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 256)
 	case runtime.AVX2:
 		bn1AffineVecAVX2(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 256)
 	default:
@@ -4161,7 +4126,7 @@ func pw4_bnMomentsVec(x []float32, sum, sumSq *[64]float64) {
 	_ = x[p*64-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		bn1MomentsVecAVX512(&x[0], &sum[0], &sumSq[0], p, 256)
+		pw1_bnMomentsVecAVX512(&x[0], &sum[0], &sumSq[0], p, 256)
 	case runtime.AVX2:
 		bn1MomentsVecAVX2(&x[0], &sum[0], &sumSq[0], p, 256)
 	default:
@@ -4183,7 +4148,7 @@ func pw4_bnSumsVec(x, dy []float32, sumDy, sumDyX *[64]float64) {
 	_ = dy[p*64-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		bn1SumsVecAVX512(&x[0], &dy[0], &sumDy[0], &sumDyX[0], p, 256)
+		pw1_bnSumsVecAVX512(&x[0], &dy[0], &sumDy[0], &sumDyX[0], p, 256)
 	case runtime.AVX2:
 		bn1SumsVecAVX2(&x[0], &dy[0], &sumDy[0], &sumDyX[0], p, 256)
 	default:
@@ -4206,7 +4171,7 @@ func pw4_bnNormGradVec(dx, dy, x []float32, k, u, v, m *[64]float32) {
 	_ = x[p*64-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		bn1NormGradVecAVX512(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 256)
+		pw1_bnNormGradVecAVX512(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 256)
 	case runtime.AVX2:
 		bn1NormGradVecAVX2(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 256)
 	default:
@@ -4228,7 +4193,7 @@ func pw4_bnAffineReLUVec(y, x []float32, m, a, beta *[64]float32) {
 	_ = x[p*64-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		bn1AffineReLUVecAVX512(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 256)
+		pw1_bnAffineReLUVecAVX512(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 256)
 	case runtime.AVX2:
 		bn1AffineReLUVecAVX2(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 256)
 	default:
@@ -4250,7 +4215,7 @@ func dw5_bnAffineVec(y, x []float32, m, a, beta *[64]float32) {
 	_ = x[p*64-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		bn1AffineVecAVX512(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 256)
+		pw1_bnAffineVecAVX512(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 256)
 	case runtime.AVX2:
 		bn1AffineVecAVX2(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 256)
 	default:
@@ -4271,7 +4236,7 @@ func dw5_bnMomentsVec(x []float32, sum, sumSq *[64]float64) {
 	_ = x[p*64-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		bn1MomentsVecAVX512(&x[0], &sum[0], &sumSq[0], p, 256)
+		pw1_bnMomentsVecAVX512(&x[0], &sum[0], &sumSq[0], p, 256)
 	case runtime.AVX2:
 		bn1MomentsVecAVX2(&x[0], &sum[0], &sumSq[0], p, 256)
 	default:
@@ -4293,7 +4258,7 @@ func dw5_bnSumsVec(x, dy []float32, sumDy, sumDyX *[64]float64) {
 	_ = dy[p*64-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		bn1SumsVecAVX512(&x[0], &dy[0], &sumDy[0], &sumDyX[0], p, 256)
+		pw1_bnSumsVecAVX512(&x[0], &dy[0], &sumDy[0], &sumDyX[0], p, 256)
 	case runtime.AVX2:
 		bn1SumsVecAVX2(&x[0], &dy[0], &sumDy[0], &sumDyX[0], p, 256)
 	default:
@@ -4316,7 +4281,7 @@ func dw5_bnNormGradVec(dx, dy, x []float32, k, u, v, m *[64]float32) {
 	_ = x[p*64-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		bn1NormGradVecAVX512(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 256)
+		pw1_bnNormGradVecAVX512(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 256)
 	case runtime.AVX2:
 		bn1NormGradVecAVX2(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 256)
 	default:
@@ -4338,7 +4303,7 @@ func dw5_bnAffineReLUVec(y, x []float32, m, a, beta *[64]float32) {
 	_ = x[p*64-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		bn1AffineReLUVecAVX512(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 256)
+		pw1_bnAffineReLUVecAVX512(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 256)
 	case runtime.AVX2:
 		bn1AffineReLUVecAVX2(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 256)
 	default:
@@ -4360,7 +4325,7 @@ func pw5_bnAffineVec(y, x []float32, m, a, beta *[64]float32) {
 	_ = x[p*64-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		bn1AffineVecAVX512(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 256)
+		pw1_bnAffineVecAVX512(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 256)
 	case runtime.AVX2:
 		bn1AffineVecAVX2(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 256)
 	default:
@@ -4381,7 +4346,7 @@ func pw5_bnMomentsVec(x []float32, sum, sumSq *[64]float64) {
 	_ = x[p*64-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		bn1MomentsVecAVX512(&x[0], &sum[0], &sumSq[0], p, 256)
+		pw1_bnMomentsVecAVX512(&x[0], &sum[0], &sumSq[0], p, 256)
 	case runtime.AVX2:
 		bn1MomentsVecAVX2(&x[0], &sum[0], &sumSq[0], p, 256)
 	default:
@@ -4403,7 +4368,7 @@ func pw5_bnSumsVec(x, dy []float32, sumDy, sumDyX *[64]float64) {
 	_ = dy[p*64-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		bn1SumsVecAVX512(&x[0], &dy[0], &sumDy[0], &sumDyX[0], p, 256)
+		pw1_bnSumsVecAVX512(&x[0], &dy[0], &sumDy[0], &sumDyX[0], p, 256)
 	case runtime.AVX2:
 		bn1SumsVecAVX2(&x[0], &dy[0], &sumDy[0], &sumDyX[0], p, 256)
 	default:
@@ -4426,7 +4391,7 @@ func pw5_bnNormGradVec(dx, dy, x []float32, k, u, v, m *[64]float32) {
 	_ = x[p*64-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		bn1NormGradVecAVX512(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 256)
+		pw1_bnNormGradVecAVX512(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 256)
 	case runtime.AVX2:
 		bn1NormGradVecAVX2(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 256)
 	default:
@@ -4448,7 +4413,7 @@ func pw5_bnAffineReLUVec(y, x []float32, m, a, beta *[64]float32) {
 	_ = x[p*64-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		bn1AffineReLUVecAVX512(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 256)
+		pw1_bnAffineReLUVecAVX512(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 256)
 	case runtime.AVX2:
 		bn1AffineReLUVecAVX2(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 256)
 	default:
@@ -4470,7 +4435,7 @@ func dw6_bnAffineVec(y, x []float32, m, a, beta *[64]float32) {
 	_ = x[p*64-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		bn1AffineVecAVX512(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 256)
+		pw1_bnAffineVecAVX512(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 256)
 	case runtime.AVX2:
 		bn1AffineVecAVX2(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 256)
 	default:
@@ -4491,7 +4456,7 @@ func dw6_bnMomentsVec(x []float32, sum, sumSq *[64]float64) {
 	_ = x[p*64-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		bn1MomentsVecAVX512(&x[0], &sum[0], &sumSq[0], p, 256)
+		pw1_bnMomentsVecAVX512(&x[0], &sum[0], &sumSq[0], p, 256)
 	case runtime.AVX2:
 		bn1MomentsVecAVX2(&x[0], &sum[0], &sumSq[0], p, 256)
 	default:
@@ -4513,7 +4478,7 @@ func dw6_bnSumsVec(x, dy []float32, sumDy, sumDyX *[64]float64) {
 	_ = dy[p*64-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		bn1SumsVecAVX512(&x[0], &dy[0], &sumDy[0], &sumDyX[0], p, 256)
+		pw1_bnSumsVecAVX512(&x[0], &dy[0], &sumDy[0], &sumDyX[0], p, 256)
 	case runtime.AVX2:
 		bn1SumsVecAVX2(&x[0], &dy[0], &sumDy[0], &sumDyX[0], p, 256)
 	default:
@@ -4536,7 +4501,7 @@ func dw6_bnNormGradVec(dx, dy, x []float32, k, u, v, m *[64]float32) {
 	_ = x[p*64-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		bn1NormGradVecAVX512(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 256)
+		pw1_bnNormGradVecAVX512(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 256)
 	case runtime.AVX2:
 		bn1NormGradVecAVX2(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 256)
 	default:
@@ -4558,7 +4523,7 @@ func dw6_bnAffineReLUVec(y, x []float32, m, a, beta *[64]float32) {
 	_ = x[p*64-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		bn1AffineReLUVecAVX512(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 256)
+		pw1_bnAffineReLUVecAVX512(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 256)
 	case runtime.AVX2:
 		bn1AffineReLUVecAVX2(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 256)
 	default:
@@ -4580,7 +4545,7 @@ func pw6_bnAffineVec(y, x []float32, m, a, beta *[128]float32) {
 	_ = x[p*128-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		bn1AffineVecAVX512(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 512)
+		pw1_bnAffineVecAVX512(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 512)
 	case runtime.AVX2:
 		bn1AffineVecAVX2(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 512)
 	default:
@@ -4601,7 +4566,7 @@ func pw6_bnMomentsVec(x []float32, sum, sumSq *[128]float64) {
 	_ = x[p*128-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		bn1MomentsVecAVX512(&x[0], &sum[0], &sumSq[0], p, 512)
+		pw1_bnMomentsVecAVX512(&x[0], &sum[0], &sumSq[0], p, 512)
 	case runtime.AVX2:
 		bn1MomentsVecAVX2(&x[0], &sum[0], &sumSq[0], p, 512)
 	default:
@@ -4623,7 +4588,7 @@ func pw6_bnSumsVec(x, dy []float32, sumDy, sumDyX *[128]float64) {
 	_ = dy[p*128-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		bn1SumsVecAVX512(&x[0], &dy[0], &sumDy[0], &sumDyX[0], p, 512)
+		pw1_bnSumsVecAVX512(&x[0], &dy[0], &sumDy[0], &sumDyX[0], p, 512)
 	case runtime.AVX2:
 		bn1SumsVecAVX2(&x[0], &dy[0], &sumDy[0], &sumDyX[0], p, 512)
 	default:
@@ -4646,7 +4611,7 @@ func pw6_bnNormGradVec(dx, dy, x []float32, k, u, v, m *[128]float32) {
 	_ = x[p*128-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		bn1NormGradVecAVX512(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 512)
+		pw1_bnNormGradVecAVX512(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 512)
 	case runtime.AVX2:
 		bn1NormGradVecAVX2(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 512)
 	default:
@@ -4668,7 +4633,7 @@ func pw6_bnAffineReLUVec(y, x []float32, m, a, beta *[128]float32) {
 	_ = x[p*128-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		bn1AffineReLUVecAVX512(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 512)
+		pw1_bnAffineReLUVecAVX512(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 512)
 	case runtime.AVX2:
 		bn1AffineReLUVecAVX2(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 512)
 	default:
@@ -4690,7 +4655,7 @@ func dw7_bnAffineVec(y, x []float32, m, a, beta *[128]float32) {
 	_ = x[p*128-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		bn1AffineVecAVX512(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 512)
+		pw1_bnAffineVecAVX512(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 512)
 	case runtime.AVX2:
 		bn1AffineVecAVX2(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 512)
 	default:
@@ -4711,7 +4676,7 @@ func dw7_bnMomentsVec(x []float32, sum, sumSq *[128]float64) {
 	_ = x[p*128-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		bn1MomentsVecAVX512(&x[0], &sum[0], &sumSq[0], p, 512)
+		pw1_bnMomentsVecAVX512(&x[0], &sum[0], &sumSq[0], p, 512)
 	case runtime.AVX2:
 		bn1MomentsVecAVX2(&x[0], &sum[0], &sumSq[0], p, 512)
 	default:
@@ -4733,7 +4698,7 @@ func dw7_bnSumsVec(x, dy []float32, sumDy, sumDyX *[128]float64) {
 	_ = dy[p*128-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		bn1SumsVecAVX512(&x[0], &dy[0], &sumDy[0], &sumDyX[0], p, 512)
+		pw1_bnSumsVecAVX512(&x[0], &dy[0], &sumDy[0], &sumDyX[0], p, 512)
 	case runtime.AVX2:
 		bn1SumsVecAVX2(&x[0], &dy[0], &sumDy[0], &sumDyX[0], p, 512)
 	default:
@@ -4756,7 +4721,7 @@ func dw7_bnNormGradVec(dx, dy, x []float32, k, u, v, m *[128]float32) {
 	_ = x[p*128-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		bn1NormGradVecAVX512(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 512)
+		pw1_bnNormGradVecAVX512(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 512)
 	case runtime.AVX2:
 		bn1NormGradVecAVX2(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 512)
 	default:
@@ -4778,7 +4743,7 @@ func dw7_bnAffineReLUVec(y, x []float32, m, a, beta *[128]float32) {
 	_ = x[p*128-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		bn1AffineReLUVecAVX512(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 512)
+		pw1_bnAffineReLUVecAVX512(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 512)
 	case runtime.AVX2:
 		bn1AffineReLUVecAVX2(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 512)
 	default:
@@ -4800,7 +4765,7 @@ func pw7_bnAffineVec(y, x []float32, m, a, beta *[128]float32) {
 	_ = x[p*128-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		bn1AffineVecAVX512(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 512)
+		pw1_bnAffineVecAVX512(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 512)
 	case runtime.AVX2:
 		bn1AffineVecAVX2(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 512)
 	default:
@@ -4821,7 +4786,7 @@ func pw7_bnMomentsVec(x []float32, sum, sumSq *[128]float64) {
 	_ = x[p*128-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		bn1MomentsVecAVX512(&x[0], &sum[0], &sumSq[0], p, 512)
+		pw1_bnMomentsVecAVX512(&x[0], &sum[0], &sumSq[0], p, 512)
 	case runtime.AVX2:
 		bn1MomentsVecAVX2(&x[0], &sum[0], &sumSq[0], p, 512)
 	default:
@@ -4843,7 +4808,7 @@ func pw7_bnSumsVec(x, dy []float32, sumDy, sumDyX *[128]float64) {
 	_ = dy[p*128-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		bn1SumsVecAVX512(&x[0], &dy[0], &sumDy[0], &sumDyX[0], p, 512)
+		pw1_bnSumsVecAVX512(&x[0], &dy[0], &sumDy[0], &sumDyX[0], p, 512)
 	case runtime.AVX2:
 		bn1SumsVecAVX2(&x[0], &dy[0], &sumDy[0], &sumDyX[0], p, 512)
 	default:
@@ -4866,7 +4831,7 @@ func pw7_bnNormGradVec(dx, dy, x []float32, k, u, v, m *[128]float32) {
 	_ = x[p*128-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		bn1NormGradVecAVX512(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 512)
+		pw1_bnNormGradVecAVX512(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 512)
 	case runtime.AVX2:
 		bn1NormGradVecAVX2(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 512)
 	default:
@@ -4888,7 +4853,7 @@ func pw7_bnAffineReLUVec(y, x []float32, m, a, beta *[128]float32) {
 	_ = x[p*128-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		bn1AffineReLUVecAVX512(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 512)
+		pw1_bnAffineReLUVecAVX512(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 512)
 	case runtime.AVX2:
 		bn1AffineReLUVecAVX2(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 512)
 	default:
@@ -4910,7 +4875,7 @@ func dw8_bnAffineVec(y, x []float32, m, a, beta *[128]float32) {
 	_ = x[p*128-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		bn1AffineVecAVX512(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 512)
+		pw1_bnAffineVecAVX512(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 512)
 	case runtime.AVX2:
 		bn1AffineVecAVX2(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 512)
 	default:
@@ -4931,7 +4896,7 @@ func dw8_bnMomentsVec(x []float32, sum, sumSq *[128]float64) {
 	_ = x[p*128-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		bn1MomentsVecAVX512(&x[0], &sum[0], &sumSq[0], p, 512)
+		pw1_bnMomentsVecAVX512(&x[0], &sum[0], &sumSq[0], p, 512)
 	case runtime.AVX2:
 		bn1MomentsVecAVX2(&x[0], &sum[0], &sumSq[0], p, 512)
 	default:
@@ -4953,7 +4918,7 @@ func dw8_bnSumsVec(x, dy []float32, sumDy, sumDyX *[128]float64) {
 	_ = dy[p*128-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		bn1SumsVecAVX512(&x[0], &dy[0], &sumDy[0], &sumDyX[0], p, 512)
+		pw1_bnSumsVecAVX512(&x[0], &dy[0], &sumDy[0], &sumDyX[0], p, 512)
 	case runtime.AVX2:
 		bn1SumsVecAVX2(&x[0], &dy[0], &sumDy[0], &sumDyX[0], p, 512)
 	default:
@@ -4976,7 +4941,7 @@ func dw8_bnNormGradVec(dx, dy, x []float32, k, u, v, m *[128]float32) {
 	_ = x[p*128-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		bn1NormGradVecAVX512(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 512)
+		pw1_bnNormGradVecAVX512(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 512)
 	case runtime.AVX2:
 		bn1NormGradVecAVX2(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 512)
 	default:
@@ -4998,7 +4963,7 @@ func dw8_bnAffineReLUVec(y, x []float32, m, a, beta *[128]float32) {
 	_ = x[p*128-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		bn1AffineReLUVecAVX512(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 512)
+		pw1_bnAffineReLUVecAVX512(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 512)
 	case runtime.AVX2:
 		bn1AffineReLUVecAVX2(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 512)
 	default:
@@ -5020,7 +4985,7 @@ func pw8_bnAffineVec(y, x []float32, m, a, beta *[128]float32) {
 	_ = x[p*128-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		bn1AffineVecAVX512(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 512)
+		pw1_bnAffineVecAVX512(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 512)
 	case runtime.AVX2:
 		bn1AffineVecAVX2(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 512)
 	default:
@@ -5041,7 +5006,7 @@ func pw8_bnMomentsVec(x []float32, sum, sumSq *[128]float64) {
 	_ = x[p*128-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		bn1MomentsVecAVX512(&x[0], &sum[0], &sumSq[0], p, 512)
+		pw1_bnMomentsVecAVX512(&x[0], &sum[0], &sumSq[0], p, 512)
 	case runtime.AVX2:
 		bn1MomentsVecAVX2(&x[0], &sum[0], &sumSq[0], p, 512)
 	default:
@@ -5063,7 +5028,7 @@ func pw8_bnSumsVec(x, dy []float32, sumDy, sumDyX *[128]float64) {
 	_ = dy[p*128-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		bn1SumsVecAVX512(&x[0], &dy[0], &sumDy[0], &sumDyX[0], p, 512)
+		pw1_bnSumsVecAVX512(&x[0], &dy[0], &sumDy[0], &sumDyX[0], p, 512)
 	case runtime.AVX2:
 		bn1SumsVecAVX2(&x[0], &dy[0], &sumDy[0], &sumDyX[0], p, 512)
 	default:
@@ -5086,7 +5051,7 @@ func pw8_bnNormGradVec(dx, dy, x []float32, k, u, v, m *[128]float32) {
 	_ = x[p*128-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		bn1NormGradVecAVX512(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 512)
+		pw1_bnNormGradVecAVX512(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 512)
 	case runtime.AVX2:
 		bn1NormGradVecAVX2(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 512)
 	default:
@@ -5108,7 +5073,7 @@ func pw8_bnAffineReLUVec(y, x []float32, m, a, beta *[128]float32) {
 	_ = x[p*128-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		bn1AffineReLUVecAVX512(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 512)
+		pw1_bnAffineReLUVecAVX512(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 512)
 	case runtime.AVX2:
 		bn1AffineReLUVecAVX2(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 512)
 	default:
@@ -5130,7 +5095,7 @@ func dw9_bnAffineVec(y, x []float32, m, a, beta *[128]float32) {
 	_ = x[p*128-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		bn1AffineVecAVX512(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 512)
+		pw1_bnAffineVecAVX512(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 512)
 	case runtime.AVX2:
 		bn1AffineVecAVX2(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 512)
 	default:
@@ -5151,7 +5116,7 @@ func dw9_bnMomentsVec(x []float32, sum, sumSq *[128]float64) {
 	_ = x[p*128-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		bn1MomentsVecAVX512(&x[0], &sum[0], &sumSq[0], p, 512)
+		pw1_bnMomentsVecAVX512(&x[0], &sum[0], &sumSq[0], p, 512)
 	case runtime.AVX2:
 		bn1MomentsVecAVX2(&x[0], &sum[0], &sumSq[0], p, 512)
 	default:
@@ -5173,7 +5138,7 @@ func dw9_bnSumsVec(x, dy []float32, sumDy, sumDyX *[128]float64) {
 	_ = dy[p*128-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		bn1SumsVecAVX512(&x[0], &dy[0], &sumDy[0], &sumDyX[0], p, 512)
+		pw1_bnSumsVecAVX512(&x[0], &dy[0], &sumDy[0], &sumDyX[0], p, 512)
 	case runtime.AVX2:
 		bn1SumsVecAVX2(&x[0], &dy[0], &sumDy[0], &sumDyX[0], p, 512)
 	default:
@@ -5196,7 +5161,7 @@ func dw9_bnNormGradVec(dx, dy, x []float32, k, u, v, m *[128]float32) {
 	_ = x[p*128-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		bn1NormGradVecAVX512(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 512)
+		pw1_bnNormGradVecAVX512(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 512)
 	case runtime.AVX2:
 		bn1NormGradVecAVX2(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 512)
 	default:
@@ -5218,7 +5183,7 @@ func dw9_bnAffineReLUVec(y, x []float32, m, a, beta *[128]float32) {
 	_ = x[p*128-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		bn1AffineReLUVecAVX512(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 512)
+		pw1_bnAffineReLUVecAVX512(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 512)
 	case runtime.AVX2:
 		bn1AffineReLUVecAVX2(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 512)
 	default:
@@ -5240,7 +5205,7 @@ func pw9_bnAffineVec(y, x []float32, m, a, beta *[128]float32) {
 	_ = x[p*128-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		bn1AffineVecAVX512(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 512)
+		pw1_bnAffineVecAVX512(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 512)
 	case runtime.AVX2:
 		bn1AffineVecAVX2(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 512)
 	default:
@@ -5261,7 +5226,7 @@ func pw9_bnMomentsVec(x []float32, sum, sumSq *[128]float64) {
 	_ = x[p*128-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		bn1MomentsVecAVX512(&x[0], &sum[0], &sumSq[0], p, 512)
+		pw1_bnMomentsVecAVX512(&x[0], &sum[0], &sumSq[0], p, 512)
 	case runtime.AVX2:
 		bn1MomentsVecAVX2(&x[0], &sum[0], &sumSq[0], p, 512)
 	default:
@@ -5283,7 +5248,7 @@ func pw9_bnSumsVec(x, dy []float32, sumDy, sumDyX *[128]float64) {
 	_ = dy[p*128-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		bn1SumsVecAVX512(&x[0], &dy[0], &sumDy[0], &sumDyX[0], p, 512)
+		pw1_bnSumsVecAVX512(&x[0], &dy[0], &sumDy[0], &sumDyX[0], p, 512)
 	case runtime.AVX2:
 		bn1SumsVecAVX2(&x[0], &dy[0], &sumDy[0], &sumDyX[0], p, 512)
 	default:
@@ -5306,7 +5271,7 @@ func pw9_bnNormGradVec(dx, dy, x []float32, k, u, v, m *[128]float32) {
 	_ = x[p*128-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		bn1NormGradVecAVX512(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 512)
+		pw1_bnNormGradVecAVX512(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 512)
 	case runtime.AVX2:
 		bn1NormGradVecAVX2(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 512)
 	default:
@@ -5328,7 +5293,7 @@ func pw9_bnAffineReLUVec(y, x []float32, m, a, beta *[128]float32) {
 	_ = x[p*128-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		bn1AffineReLUVecAVX512(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 512)
+		pw1_bnAffineReLUVecAVX512(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 512)
 	case runtime.AVX2:
 		bn1AffineReLUVecAVX2(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 512)
 	default:
@@ -5350,7 +5315,7 @@ func dw10_bnAffineVec(y, x []float32, m, a, beta *[128]float32) {
 	_ = x[p*128-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		bn1AffineVecAVX512(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 512)
+		pw1_bnAffineVecAVX512(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 512)
 	case runtime.AVX2:
 		bn1AffineVecAVX2(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 512)
 	default:
@@ -5371,7 +5336,7 @@ func dw10_bnMomentsVec(x []float32, sum, sumSq *[128]float64) {
 	_ = x[p*128-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		bn1MomentsVecAVX512(&x[0], &sum[0], &sumSq[0], p, 512)
+		pw1_bnMomentsVecAVX512(&x[0], &sum[0], &sumSq[0], p, 512)
 	case runtime.AVX2:
 		bn1MomentsVecAVX2(&x[0], &sum[0], &sumSq[0], p, 512)
 	default:
@@ -5393,7 +5358,7 @@ func dw10_bnSumsVec(x, dy []float32, sumDy, sumDyX *[128]float64) {
 	_ = dy[p*128-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		bn1SumsVecAVX512(&x[0], &dy[0], &sumDy[0], &sumDyX[0], p, 512)
+		pw1_bnSumsVecAVX512(&x[0], &dy[0], &sumDy[0], &sumDyX[0], p, 512)
 	case runtime.AVX2:
 		bn1SumsVecAVX2(&x[0], &dy[0], &sumDy[0], &sumDyX[0], p, 512)
 	default:
@@ -5416,7 +5381,7 @@ func dw10_bnNormGradVec(dx, dy, x []float32, k, u, v, m *[128]float32) {
 	_ = x[p*128-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		bn1NormGradVecAVX512(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 512)
+		pw1_bnNormGradVecAVX512(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 512)
 	case runtime.AVX2:
 		bn1NormGradVecAVX2(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 512)
 	default:
@@ -5438,7 +5403,7 @@ func dw10_bnAffineReLUVec(y, x []float32, m, a, beta *[128]float32) {
 	_ = x[p*128-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		bn1AffineReLUVecAVX512(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 512)
+		pw1_bnAffineReLUVecAVX512(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 512)
 	case runtime.AVX2:
 		bn1AffineReLUVecAVX2(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 512)
 	default:
@@ -5460,7 +5425,7 @@ func pw10_bnAffineVec(y, x []float32, m, a, beta *[128]float32) {
 	_ = x[p*128-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		bn1AffineVecAVX512(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 512)
+		pw1_bnAffineVecAVX512(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 512)
 	case runtime.AVX2:
 		bn1AffineVecAVX2(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 512)
 	default:
@@ -5481,7 +5446,7 @@ func pw10_bnMomentsVec(x []float32, sum, sumSq *[128]float64) {
 	_ = x[p*128-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		bn1MomentsVecAVX512(&x[0], &sum[0], &sumSq[0], p, 512)
+		pw1_bnMomentsVecAVX512(&x[0], &sum[0], &sumSq[0], p, 512)
 	case runtime.AVX2:
 		bn1MomentsVecAVX2(&x[0], &sum[0], &sumSq[0], p, 512)
 	default:
@@ -5503,7 +5468,7 @@ func pw10_bnSumsVec(x, dy []float32, sumDy, sumDyX *[128]float64) {
 	_ = dy[p*128-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		bn1SumsVecAVX512(&x[0], &dy[0], &sumDy[0], &sumDyX[0], p, 512)
+		pw1_bnSumsVecAVX512(&x[0], &dy[0], &sumDy[0], &sumDyX[0], p, 512)
 	case runtime.AVX2:
 		bn1SumsVecAVX2(&x[0], &dy[0], &sumDy[0], &sumDyX[0], p, 512)
 	default:
@@ -5526,7 +5491,7 @@ func pw10_bnNormGradVec(dx, dy, x []float32, k, u, v, m *[128]float32) {
 	_ = x[p*128-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		bn1NormGradVecAVX512(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 512)
+		pw1_bnNormGradVecAVX512(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 512)
 	case runtime.AVX2:
 		bn1NormGradVecAVX2(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 512)
 	default:
@@ -5548,7 +5513,7 @@ func pw10_bnAffineReLUVec(y, x []float32, m, a, beta *[128]float32) {
 	_ = x[p*128-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		bn1AffineReLUVecAVX512(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 512)
+		pw1_bnAffineReLUVecAVX512(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 512)
 	case runtime.AVX2:
 		bn1AffineReLUVecAVX2(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 512)
 	default:
@@ -5570,7 +5535,7 @@ func dw11_bnAffineVec(y, x []float32, m, a, beta *[128]float32) {
 	_ = x[p*128-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		bn1AffineVecAVX512(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 512)
+		pw1_bnAffineVecAVX512(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 512)
 	case runtime.AVX2:
 		bn1AffineVecAVX2(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 512)
 	default:
@@ -5591,7 +5556,7 @@ func dw11_bnMomentsVec(x []float32, sum, sumSq *[128]float64) {
 	_ = x[p*128-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		bn1MomentsVecAVX512(&x[0], &sum[0], &sumSq[0], p, 512)
+		pw1_bnMomentsVecAVX512(&x[0], &sum[0], &sumSq[0], p, 512)
 	case runtime.AVX2:
 		bn1MomentsVecAVX2(&x[0], &sum[0], &sumSq[0], p, 512)
 	default:
@@ -5613,7 +5578,7 @@ func dw11_bnSumsVec(x, dy []float32, sumDy, sumDyX *[128]float64) {
 	_ = dy[p*128-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		bn1SumsVecAVX512(&x[0], &dy[0], &sumDy[0], &sumDyX[0], p, 512)
+		pw1_bnSumsVecAVX512(&x[0], &dy[0], &sumDy[0], &sumDyX[0], p, 512)
 	case runtime.AVX2:
 		bn1SumsVecAVX2(&x[0], &dy[0], &sumDy[0], &sumDyX[0], p, 512)
 	default:
@@ -5636,7 +5601,7 @@ func dw11_bnNormGradVec(dx, dy, x []float32, k, u, v, m *[128]float32) {
 	_ = x[p*128-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		bn1NormGradVecAVX512(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 512)
+		pw1_bnNormGradVecAVX512(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 512)
 	case runtime.AVX2:
 		bn1NormGradVecAVX2(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 512)
 	default:
@@ -5658,7 +5623,7 @@ func dw11_bnAffineReLUVec(y, x []float32, m, a, beta *[128]float32) {
 	_ = x[p*128-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		bn1AffineReLUVecAVX512(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 512)
+		pw1_bnAffineReLUVecAVX512(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 512)
 	case runtime.AVX2:
 		bn1AffineReLUVecAVX2(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 512)
 	default:
@@ -5680,7 +5645,7 @@ func pw11_bnAffineVec(y, x []float32, m, a, beta *[128]float32) {
 	_ = x[p*128-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		bn1AffineVecAVX512(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 512)
+		pw1_bnAffineVecAVX512(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 512)
 	case runtime.AVX2:
 		bn1AffineVecAVX2(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 512)
 	default:
@@ -5701,7 +5666,7 @@ func pw11_bnMomentsVec(x []float32, sum, sumSq *[128]float64) {
 	_ = x[p*128-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		bn1MomentsVecAVX512(&x[0], &sum[0], &sumSq[0], p, 512)
+		pw1_bnMomentsVecAVX512(&x[0], &sum[0], &sumSq[0], p, 512)
 	case runtime.AVX2:
 		bn1MomentsVecAVX2(&x[0], &sum[0], &sumSq[0], p, 512)
 	default:
@@ -5723,7 +5688,7 @@ func pw11_bnSumsVec(x, dy []float32, sumDy, sumDyX *[128]float64) {
 	_ = dy[p*128-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		bn1SumsVecAVX512(&x[0], &dy[0], &sumDy[0], &sumDyX[0], p, 512)
+		pw1_bnSumsVecAVX512(&x[0], &dy[0], &sumDy[0], &sumDyX[0], p, 512)
 	case runtime.AVX2:
 		bn1SumsVecAVX2(&x[0], &dy[0], &sumDy[0], &sumDyX[0], p, 512)
 	default:
@@ -5746,7 +5711,7 @@ func pw11_bnNormGradVec(dx, dy, x []float32, k, u, v, m *[128]float32) {
 	_ = x[p*128-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		bn1NormGradVecAVX512(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 512)
+		pw1_bnNormGradVecAVX512(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 512)
 	case runtime.AVX2:
 		bn1NormGradVecAVX2(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 512)
 	default:
@@ -5768,7 +5733,7 @@ func pw11_bnAffineReLUVec(y, x []float32, m, a, beta *[128]float32) {
 	_ = x[p*128-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		bn1AffineReLUVecAVX512(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 512)
+		pw1_bnAffineReLUVecAVX512(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 512)
 	case runtime.AVX2:
 		bn1AffineReLUVecAVX2(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 512)
 	default:
@@ -5790,7 +5755,7 @@ func dw12_bnAffineVec(y, x []float32, m, a, beta *[128]float32) {
 	_ = x[p*128-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		bn1AffineVecAVX512(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 512)
+		pw1_bnAffineVecAVX512(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 512)
 	case runtime.AVX2:
 		bn1AffineVecAVX2(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 512)
 	default:
@@ -5811,7 +5776,7 @@ func dw12_bnMomentsVec(x []float32, sum, sumSq *[128]float64) {
 	_ = x[p*128-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		bn1MomentsVecAVX512(&x[0], &sum[0], &sumSq[0], p, 512)
+		pw1_bnMomentsVecAVX512(&x[0], &sum[0], &sumSq[0], p, 512)
 	case runtime.AVX2:
 		bn1MomentsVecAVX2(&x[0], &sum[0], &sumSq[0], p, 512)
 	default:
@@ -5833,7 +5798,7 @@ func dw12_bnSumsVec(x, dy []float32, sumDy, sumDyX *[128]float64) {
 	_ = dy[p*128-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		bn1SumsVecAVX512(&x[0], &dy[0], &sumDy[0], &sumDyX[0], p, 512)
+		pw1_bnSumsVecAVX512(&x[0], &dy[0], &sumDy[0], &sumDyX[0], p, 512)
 	case runtime.AVX2:
 		bn1SumsVecAVX2(&x[0], &dy[0], &sumDy[0], &sumDyX[0], p, 512)
 	default:
@@ -5856,7 +5821,7 @@ func dw12_bnNormGradVec(dx, dy, x []float32, k, u, v, m *[128]float32) {
 	_ = x[p*128-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		bn1NormGradVecAVX512(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 512)
+		pw1_bnNormGradVecAVX512(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 512)
 	case runtime.AVX2:
 		bn1NormGradVecAVX2(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 512)
 	default:
@@ -5878,7 +5843,7 @@ func dw12_bnAffineReLUVec(y, x []float32, m, a, beta *[128]float32) {
 	_ = x[p*128-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		bn1AffineReLUVecAVX512(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 512)
+		pw1_bnAffineReLUVecAVX512(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 512)
 	case runtime.AVX2:
 		bn1AffineReLUVecAVX2(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 512)
 	default:
@@ -5900,7 +5865,7 @@ func pw12_bnAffineVec(y, x []float32, m, a, beta *[256]float32) {
 	_ = x[p*256-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		bn1AffineVecAVX512(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 1024)
+		pw1_bnAffineVecAVX512(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 1024)
 	case runtime.AVX2:
 		bn1AffineVecAVX2(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 1024)
 	default:
@@ -5921,7 +5886,7 @@ func pw12_bnMomentsVec(x []float32, sum, sumSq *[256]float64) {
 	_ = x[p*256-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		bn1MomentsVecAVX512(&x[0], &sum[0], &sumSq[0], p, 1024)
+		pw1_bnMomentsVecAVX512(&x[0], &sum[0], &sumSq[0], p, 1024)
 	case runtime.AVX2:
 		bn1MomentsVecAVX2(&x[0], &sum[0], &sumSq[0], p, 1024)
 	default:
@@ -5943,7 +5908,7 @@ func pw12_bnSumsVec(x, dy []float32, sumDy, sumDyX *[256]float64) {
 	_ = dy[p*256-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		bn1SumsVecAVX512(&x[0], &dy[0], &sumDy[0], &sumDyX[0], p, 1024)
+		pw1_bnSumsVecAVX512(&x[0], &dy[0], &sumDy[0], &sumDyX[0], p, 1024)
 	case runtime.AVX2:
 		bn1SumsVecAVX2(&x[0], &dy[0], &sumDy[0], &sumDyX[0], p, 1024)
 	default:
@@ -5966,7 +5931,7 @@ func pw12_bnNormGradVec(dx, dy, x []float32, k, u, v, m *[256]float32) {
 	_ = x[p*256-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		bn1NormGradVecAVX512(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 1024)
+		pw1_bnNormGradVecAVX512(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 1024)
 	case runtime.AVX2:
 		bn1NormGradVecAVX2(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 1024)
 	default:
@@ -5988,7 +5953,7 @@ func pw12_bnAffineReLUVec(y, x []float32, m, a, beta *[256]float32) {
 	_ = x[p*256-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		bn1AffineReLUVecAVX512(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 1024)
+		pw1_bnAffineReLUVecAVX512(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 1024)
 	case runtime.AVX2:
 		bn1AffineReLUVecAVX2(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 1024)
 	default:
@@ -6010,7 +5975,7 @@ func dw13_bnAffineVec(y, x []float32, m, a, beta *[256]float32) {
 	_ = x[p*256-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		bn1AffineVecAVX512(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 1024)
+		pw1_bnAffineVecAVX512(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 1024)
 	case runtime.AVX2:
 		bn1AffineVecAVX2(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 1024)
 	default:
@@ -6031,7 +5996,7 @@ func dw13_bnMomentsVec(x []float32, sum, sumSq *[256]float64) {
 	_ = x[p*256-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		bn1MomentsVecAVX512(&x[0], &sum[0], &sumSq[0], p, 1024)
+		pw1_bnMomentsVecAVX512(&x[0], &sum[0], &sumSq[0], p, 1024)
 	case runtime.AVX2:
 		bn1MomentsVecAVX2(&x[0], &sum[0], &sumSq[0], p, 1024)
 	default:
@@ -6053,7 +6018,7 @@ func dw13_bnSumsVec(x, dy []float32, sumDy, sumDyX *[256]float64) {
 	_ = dy[p*256-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		bn1SumsVecAVX512(&x[0], &dy[0], &sumDy[0], &sumDyX[0], p, 1024)
+		pw1_bnSumsVecAVX512(&x[0], &dy[0], &sumDy[0], &sumDyX[0], p, 1024)
 	case runtime.AVX2:
 		bn1SumsVecAVX2(&x[0], &dy[0], &sumDy[0], &sumDyX[0], p, 1024)
 	default:
@@ -6076,7 +6041,7 @@ func dw13_bnNormGradVec(dx, dy, x []float32, k, u, v, m *[256]float32) {
 	_ = x[p*256-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		bn1NormGradVecAVX512(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 1024)
+		pw1_bnNormGradVecAVX512(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 1024)
 	case runtime.AVX2:
 		bn1NormGradVecAVX2(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 1024)
 	default:
@@ -6098,7 +6063,7 @@ func dw13_bnAffineReLUVec(y, x []float32, m, a, beta *[256]float32) {
 	_ = x[p*256-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		bn1AffineReLUVecAVX512(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 1024)
+		pw1_bnAffineReLUVecAVX512(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 1024)
 	case runtime.AVX2:
 		bn1AffineReLUVecAVX2(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 1024)
 	default:
@@ -6120,7 +6085,7 @@ func pw13_bnAffineVec(y, x []float32, m, a, beta *[256]float32) {
 	_ = x[p*256-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		bn1AffineVecAVX512(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 1024)
+		pw1_bnAffineVecAVX512(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 1024)
 	case runtime.AVX2:
 		bn1AffineVecAVX2(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 1024)
 	default:
@@ -6141,7 +6106,7 @@ func pw13_bnMomentsVec(x []float32, sum, sumSq *[256]float64) {
 	_ = x[p*256-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		bn1MomentsVecAVX512(&x[0], &sum[0], &sumSq[0], p, 1024)
+		pw1_bnMomentsVecAVX512(&x[0], &sum[0], &sumSq[0], p, 1024)
 	case runtime.AVX2:
 		bn1MomentsVecAVX2(&x[0], &sum[0], &sumSq[0], p, 1024)
 	default:
@@ -6163,7 +6128,7 @@ func pw13_bnSumsVec(x, dy []float32, sumDy, sumDyX *[256]float64) {
 	_ = dy[p*256-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		bn1SumsVecAVX512(&x[0], &dy[0], &sumDy[0], &sumDyX[0], p, 1024)
+		pw1_bnSumsVecAVX512(&x[0], &dy[0], &sumDy[0], &sumDyX[0], p, 1024)
 	case runtime.AVX2:
 		bn1SumsVecAVX2(&x[0], &dy[0], &sumDy[0], &sumDyX[0], p, 1024)
 	default:
@@ -6186,7 +6151,7 @@ func pw13_bnNormGradVec(dx, dy, x []float32, k, u, v, m *[256]float32) {
 	_ = x[p*256-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		bn1NormGradVecAVX512(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 1024)
+		pw1_bnNormGradVecAVX512(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 1024)
 	case runtime.AVX2:
 		bn1NormGradVecAVX2(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 1024)
 	default:
@@ -6208,7 +6173,7 @@ func pw13_bnAffineReLUVec(y, x []float32, m, a, beta *[256]float32) {
 	_ = x[p*256-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		bn1AffineReLUVecAVX512(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 1024)
+		pw1_bnAffineReLUVecAVX512(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 1024)
 	case runtime.AVX2:
 		bn1AffineReLUVecAVX2(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 1024)
 	default:

@@ -218,173 +218,6 @@ conv1ForwardVec_done:
 	RET
 #undef bcast
 
-// func conv1ForwardVecAVX512(y, x, w, b *float32, n, ks, sa, sb, sc, ce, tm, nr int)
-// Requires: AVX512F
-//
-// y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   s < n, i < 27, j < 8
-// Reference: conv1ForwardVecGo.
-#define bcast Z31 // A[r][k] in every lane
-TEXT ·conv1ForwardVecAVX512(SB), NOSPLIT, $0-96
-	MOVQ x+8(FP), a_row
-	MOVQ w+16(FP), b_base
-	MOVQ y+0(FP), c_row
-	MOVQ sa+48(FP), astr
-	MOVQ sb+56(FP), bstr
-	MOVQ tm+80(FP), tmp
-	KMOVW tmp, K1 // K1: tail lanes of the last column vector
-	MOVQ n+32(FP), rows
-
-conv1ForwardVec_rows16:
-	CMPQ rows, $16
-	JLT conv1ForwardVec_rows1_loop
-
-conv1ForwardVec_rows16_loop:
-	XORQ col, col
-
-conv1ForwardVec_rows16_cols0:
-	// 16 rows × columns up to ce, 1 vectors at a time (the last one's tail masked)
-	MOVQ $0xffff, tmp
-	MOVQ tm+80(FP), kleft
-	LEAQ 64(col), a_k
-	CMPQ a_k, ce+72(FP)
-	CMOVQEQ kleft, tmp
-	KMOVW tmp, K1 // K1: the last vector's lanes (its tail in the last block)
-	MOVQ b+24(FP), tmp
-	VMOVUPS.Z 0(tmp)(col*1), K1, Z0
-	VMOVUPS.Z 0(tmp)(col*1), K1, Z1
-	VMOVUPS.Z 0(tmp)(col*1), K1, Z2
-	VMOVUPS.Z 0(tmp)(col*1), K1, Z3
-	VMOVUPS.Z 0(tmp)(col*1), K1, Z4
-	VMOVUPS.Z 0(tmp)(col*1), K1, Z5
-	VMOVUPS.Z 0(tmp)(col*1), K1, Z6
-	VMOVUPS.Z 0(tmp)(col*1), K1, Z7
-	VMOVUPS.Z 0(tmp)(col*1), K1, Z8
-	VMOVUPS.Z 0(tmp)(col*1), K1, Z9
-	VMOVUPS.Z 0(tmp)(col*1), K1, Z10
-	VMOVUPS.Z 0(tmp)(col*1), K1, Z11
-	VMOVUPS.Z 0(tmp)(col*1), K1, Z12
-	VMOVUPS.Z 0(tmp)(col*1), K1, Z13
-	VMOVUPS.Z 0(tmp)(col*1), K1, Z14
-	VMOVUPS.Z 0(tmp)(col*1), K1, Z15
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ ks+40(FP), kleft
-
-conv1ForwardVec_rows16_cols0_k:
-	VMOVUPS.Z 0(b_k), K1, Z16
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z16, bcast, Z0
-	VBROADCASTSS 108(a_k), bcast
-	VFMADD231PS Z16, bcast, Z1
-	VBROADCASTSS 216(a_k), bcast
-	VFMADD231PS Z16, bcast, Z2
-	VBROADCASTSS 324(a_k), bcast
-	VFMADD231PS Z16, bcast, Z3
-	VBROADCASTSS 432(a_k), bcast
-	VFMADD231PS Z16, bcast, Z4
-	VBROADCASTSS 540(a_k), bcast
-	VFMADD231PS Z16, bcast, Z5
-	VBROADCASTSS 648(a_k), bcast
-	VFMADD231PS Z16, bcast, Z6
-	VBROADCASTSS 756(a_k), bcast
-	VFMADD231PS Z16, bcast, Z7
-	VBROADCASTSS 864(a_k), bcast
-	VFMADD231PS Z16, bcast, Z8
-	VBROADCASTSS 972(a_k), bcast
-	VFMADD231PS Z16, bcast, Z9
-	VBROADCASTSS 1080(a_k), bcast
-	VFMADD231PS Z16, bcast, Z10
-	VBROADCASTSS 1188(a_k), bcast
-	VFMADD231PS Z16, bcast, Z11
-	VBROADCASTSS 1296(a_k), bcast
-	VFMADD231PS Z16, bcast, Z12
-	VBROADCASTSS 1404(a_k), bcast
-	VFMADD231PS Z16, bcast, Z13
-	VBROADCASTSS 1512(a_k), bcast
-	VFMADD231PS Z16, bcast, Z14
-	VBROADCASTSS 1620(a_k), bcast
-	VFMADD231PS Z16, bcast, Z15
-	ADDQ $4, a_k
-	ADDQ bstr, b_k
-	DECQ kleft
-	JNZ conv1ForwardVec_rows16_cols0_k
-	VMOVUPS Z0, K1, 0(c_row)(col*1)
-	VMOVUPS Z1, K1, 32(c_row)(col*1)
-	VMOVUPS Z2, K1, 64(c_row)(col*1)
-	VMOVUPS Z3, K1, 96(c_row)(col*1)
-	VMOVUPS Z4, K1, 128(c_row)(col*1)
-	VMOVUPS Z5, K1, 160(c_row)(col*1)
-	VMOVUPS Z6, K1, 192(c_row)(col*1)
-	VMOVUPS Z7, K1, 224(c_row)(col*1)
-	VMOVUPS Z8, K1, 256(c_row)(col*1)
-	VMOVUPS Z9, K1, 288(c_row)(col*1)
-	VMOVUPS Z10, K1, 320(c_row)(col*1)
-	VMOVUPS Z11, K1, 352(c_row)(col*1)
-	VMOVUPS Z12, K1, 384(c_row)(col*1)
-	VMOVUPS Z13, K1, 416(c_row)(col*1)
-	VMOVUPS Z14, K1, 448(c_row)(col*1)
-	VMOVUPS Z15, K1, 480(c_row)(col*1)
-	ADDQ $64, col
-	CMPQ col, ce+72(FP)
-	JLT conv1ForwardVec_rows16_cols0
-	ADDQ $1728, a_row
-	ADDQ $512, c_row
-	SUBQ $16, rows
-	CMPQ rows, $16
-	JGE conv1ForwardVec_rows16_loop
-	TESTQ rows, rows
-	JZ conv1ForwardVec_done
-	MOVQ $16, tmp // rows computed twice
-	SUBQ rows, tmp
-	MOVQ tmp, kleft
-	IMULQ $108, tmp
-	SUBQ tmp, a_row
-	IMULQ $32, kleft
-	SUBQ kleft, c_row
-	MOVQ $16, rows
-	JMP conv1ForwardVec_rows16_loop
-
-conv1ForwardVec_rows1_loop:
-	TESTQ rows, rows
-	JZ conv1ForwardVec_done
-	XORQ col, col
-
-conv1ForwardVec_rows1_loop_cols0:
-	// 1 row × columns up to ce, 1 vectors at a time (the last one's tail masked)
-	MOVQ $0xffff, tmp
-	MOVQ tm+80(FP), kleft
-	LEAQ 64(col), a_k
-	CMPQ a_k, ce+72(FP)
-	CMOVQEQ kleft, tmp
-	KMOVW tmp, K1 // K1: the last vector's lanes (its tail in the last block)
-	MOVQ b+24(FP), tmp
-	VMOVUPS.Z 0(tmp)(col*1), K1, Z0
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ ks+40(FP), kleft
-
-conv1ForwardVec_rows1_loop_cols0_k:
-	VMOVUPS.Z 0(b_k), K1, Z1
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z1, bcast, Z0
-	ADDQ $4, a_k
-	ADDQ bstr, b_k
-	DECQ kleft
-	JNZ conv1ForwardVec_rows1_loop_cols0_k
-	VMOVUPS Z0, K1, 0(c_row)(col*1)
-	ADDQ $64, col
-	CMPQ col, ce+72(FP)
-	JLT conv1ForwardVec_rows1_loop_cols0
-	ADDQ $108, a_row
-	ADDQ $32, c_row
-	DECQ rows
-	JMP conv1ForwardVec_rows1_loop
-
-conv1ForwardVec_done:
-	VZEROUPPER
-	RET
-#undef bcast
-
 // func conv1WeightGradVecWeightsAVX2(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 // Requires: AVX, AVX2, FMA3
 //
@@ -464,93 +297,6 @@ conv1WeightGradVecWeights_done:
 	RET
 #undef bcast
 
-// func conv1WeightGradVecWeightsAVX512(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
-// Requires: AVX512F
-//
-// dw[i][j] += Σ_s x[s][i]·dy[s][j]   i < 27, j < 8, s < n
-// Reference: conv1WeightGradVecGo.
-#define bcast Z31 // A[r][k] in every lane
-TEXT ·conv1WeightGradVecWeightsAVX512(SB), NOSPLIT, $0-96
-	MOVQ x+16(FP), a_row
-	MOVQ dy+24(FP), b_base
-	MOVQ dw+0(FP), c_row
-	MOVQ sa+48(FP), astr
-	MOVQ sb+56(FP), bstr
-	MOVQ tm+80(FP), tmp
-	KMOVW tmp, K1 // K1: tail lanes of the last column vector
-	MOVQ nr+88(FP), rows
-
-conv1WeightGradVecWeights_rows9_loop:
-	XORQ col, col
-
-conv1WeightGradVecWeights_rows9_loop_cols0:
-	// 9 rows × columns up to ce, 1 vectors at a time (the last one's tail masked)
-	MOVQ $0xffff, tmp
-	MOVQ tm+80(FP), kleft
-	LEAQ 64(col), a_k
-	CMPQ a_k, ce+72(FP)
-	CMOVQEQ kleft, tmp
-	KMOVW tmp, K1 // K1: the last vector's lanes (its tail in the last block)
-	VMOVUPS.Z 0(c_row)(col*1), K1, Z0
-	VMOVUPS.Z 32(c_row)(col*1), K1, Z1
-	VMOVUPS.Z 64(c_row)(col*1), K1, Z2
-	VMOVUPS.Z 96(c_row)(col*1), K1, Z3
-	VMOVUPS.Z 128(c_row)(col*1), K1, Z4
-	VMOVUPS.Z 160(c_row)(col*1), K1, Z5
-	VMOVUPS.Z 192(c_row)(col*1), K1, Z6
-	VMOVUPS.Z 224(c_row)(col*1), K1, Z7
-	VMOVUPS.Z 256(c_row)(col*1), K1, Z8
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ n+32(FP), kleft
-
-conv1WeightGradVecWeights_rows9_loop_cols0_k:
-	VMOVUPS.Z 0(b_k), K1, Z9
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z9, bcast, Z0
-	VBROADCASTSS 4(a_k), bcast
-	VFMADD231PS Z9, bcast, Z1
-	VBROADCASTSS 8(a_k), bcast
-	VFMADD231PS Z9, bcast, Z2
-	VBROADCASTSS 12(a_k), bcast
-	VFMADD231PS Z9, bcast, Z3
-	VBROADCASTSS 16(a_k), bcast
-	VFMADD231PS Z9, bcast, Z4
-	VBROADCASTSS 20(a_k), bcast
-	VFMADD231PS Z9, bcast, Z5
-	VBROADCASTSS 24(a_k), bcast
-	VFMADD231PS Z9, bcast, Z6
-	VBROADCASTSS 28(a_k), bcast
-	VFMADD231PS Z9, bcast, Z7
-	VBROADCASTSS 32(a_k), bcast
-	VFMADD231PS Z9, bcast, Z8
-	ADDQ astr, a_k
-	ADDQ bstr, b_k
-	DECQ kleft
-	JNZ conv1WeightGradVecWeights_rows9_loop_cols0_k
-	VMOVUPS Z0, K1, 0(c_row)(col*1)
-	VMOVUPS Z1, K1, 32(c_row)(col*1)
-	VMOVUPS Z2, K1, 64(c_row)(col*1)
-	VMOVUPS Z3, K1, 96(c_row)(col*1)
-	VMOVUPS Z4, K1, 128(c_row)(col*1)
-	VMOVUPS Z5, K1, 160(c_row)(col*1)
-	VMOVUPS Z6, K1, 192(c_row)(col*1)
-	VMOVUPS Z7, K1, 224(c_row)(col*1)
-	VMOVUPS Z8, K1, 256(c_row)(col*1)
-	ADDQ $64, col
-	CMPQ col, ce+72(FP)
-	JLT conv1WeightGradVecWeights_rows9_loop_cols0
-	ADDQ $36, a_row
-	ADDQ $288, c_row
-	SUBQ $9, rows
-	CMPQ rows, $9
-	JGE conv1WeightGradVecWeights_rows9_loop
-
-conv1WeightGradVecWeights_done:
-	VZEROUPPER
-	RET
-#undef bcast
-
 // func conv1WeightGradVecBiasAVX2(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 // Requires: AVX, AVX2, FMA3
 //
@@ -578,41 +324,6 @@ conv1WeightGradVecBias_rows1_cols0_k:
 	DECQ kleft
 	JNZ conv1WeightGradVecBias_rows1_cols0_k
 	VMOVUPS Y0, 0(c_row)
-
-conv1WeightGradVecBias_done:
-	VZEROUPPER
-	RET
-#undef bcast
-
-// func conv1WeightGradVecBiasAVX512(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
-// Requires: AVX512F
-//
-// db[j] += Σ_s dy[s][j]   j < 8, s < n
-// Reference: conv1WeightGradVecGo.
-#define bcast Z31 // A[r][k] in every lane
-TEXT ·conv1WeightGradVecBiasAVX512(SB), NOSPLIT, $0-96
-	LEAQ one<>(SB), a_row
-	MOVQ dy+24(FP), b_base
-	MOVQ db+8(FP), c_row
-	MOVQ sb+56(FP), bstr
-	MOVQ tm+80(FP), tmp
-	KMOVW tmp, K1 // K1: tail lanes of the last column vector
-	MOVQ $1, rows
-
-conv1WeightGradVecBias_rows1:
-	// 1 row × 1 vector from column vector 0, the last one masked
-	VMOVUPS.Z 0(c_row), K1, Z0
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ n+32(FP), kleft
-
-conv1WeightGradVecBias_rows1_cols0_k:
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS 0(b_k), bcast, K1, Z0
-	ADDQ bstr, b_k
-	DECQ kleft
-	JNZ conv1WeightGradVecBias_rows1_cols0_k
-	VMOVUPS Z0, K1, 0(c_row)
 
 conv1WeightGradVecBias_done:
 	VZEROUPPER
@@ -916,98 +627,6 @@ dw1InteriorVec_pixel:
 	VZEROUPPER
 	RET
 
-// func dw1InteriorVecAVX512(y, x, w, b *float32, n, c4, inStep, outStep, xOrigin, yOrigin, rowCount, colCount, colStep, rowStride, xAdvance, yAdvance int)
-// Requires: AVX512F
-//
-// y[s][oh][ow][c] = b[c] + Σ_{kh,kw} x[s][ih][iw][c]·w[kh][kw][c] over the interior of a 3x3
-// Reference: dw1InteriorVecGo.
-TEXT ·dw1InteriorVecAVX512(SB), NOSPLIT, $0-128
-	MOVQ c4+40(FP), dw_c4
-	MOVQ colStep+96(FP), dw_step
-	XORQ dw_cv, dw_cv
-
-dw1InteriorVec_chan:
-	// K1: the vector's lanes
-	MOVQ dw_c4, dw_r0
-	SUBQ dw_cv, dw_r0
-	MOVL $0xffff, dw_r1
-	MOVL $0xff, dw_r2
-	CMPQ dw_r0, $64
-	CMOVQLT dw_r2, dw_r1
-	KMOVW dw_r1, K1
-	MOVQ w+16(FP), dw_r0 // the window's weights and the bias, for every pixel
-	ADDQ dw_cv, dw_r0
-	VMOVUPS.Z (dw_r0), K1, Z0
-	ADDQ dw_c4, dw_r0
-	VMOVUPS.Z (dw_r0), K1, Z1
-	ADDQ dw_c4, dw_r0
-	VMOVUPS.Z (dw_r0), K1, Z2
-	ADDQ dw_c4, dw_r0
-	VMOVUPS.Z (dw_r0), K1, Z3
-	ADDQ dw_c4, dw_r0
-	VMOVUPS.Z (dw_r0), K1, Z4
-	ADDQ dw_c4, dw_r0
-	VMOVUPS.Z (dw_r0), K1, Z5
-	ADDQ dw_c4, dw_r0
-	VMOVUPS.Z (dw_r0), K1, Z6
-	ADDQ dw_c4, dw_r0
-	VMOVUPS.Z (dw_r0), K1, Z7
-	ADDQ dw_c4, dw_r0
-	VMOVUPS.Z (dw_r0), K1, Z8
-	MOVQ b+24(FP), dw_r0
-	VMOVUPS.Z (dw_r0)(dw_cv*1), K1, Z9
-	MOVQ y+0(FP), dw_y
-	MOVQ x+8(FP), dw_x
-	MOVQ n+32(FP), dw_n
-
-dw1InteriorVec_sample:
-	MOVQ xOrigin+64(FP), dw_r0 // the first interior window
-	ADDQ dw_x, dw_r0
-	ADDQ dw_cv, dw_r0
-	MOVQ yOrigin+72(FP), dw_yp
-	ADDQ dw_y, dw_yp
-	ADDQ dw_cv, dw_yp
-	MOVQ rowCount+80(FP), dw_rows
-
-dw1InteriorVec_row:
-	MOVQ dw_r0, dw_r1
-	ADDQ rowStride+104(FP), dw_r1
-	MOVQ dw_r1, dw_r2
-	ADDQ rowStride+104(FP), dw_r2
-	MOVQ colCount+88(FP), dw_cols
-
-dw1InteriorVec_pixel:
-	VMOVAPS Z9, Z10
-	VFMADD231PS (dw_r0), Z0, K1, Z10
-	VFMADD231PS (dw_r0)(dw_c4*1), Z1, K1, Z10
-	VFMADD231PS (dw_r0)(dw_c4*2), Z2, K1, Z10
-	VFMADD231PS (dw_r1), Z3, K1, Z10
-	VFMADD231PS (dw_r1)(dw_c4*1), Z4, K1, Z10
-	VFMADD231PS (dw_r1)(dw_c4*2), Z5, K1, Z10
-	VFMADD231PS (dw_r2), Z6, K1, Z10
-	VFMADD231PS (dw_r2)(dw_c4*1), Z7, K1, Z10
-	VFMADD231PS (dw_r2)(dw_c4*2), Z8, K1, Z10
-	VMOVUPS Z10, K1, (dw_yp)
-	ADDQ dw_step, dw_r0
-	ADDQ dw_step, dw_r1
-	ADDQ dw_step, dw_r2
-	ADDQ dw_c4, dw_yp
-	DECQ dw_cols
-	JNZ dw1InteriorVec_pixel
-	ADDQ xAdvance+112(FP), dw_r0
-	ADDQ yAdvance+120(FP), dw_yp
-	DECQ dw_rows
-	JNZ dw1InteriorVec_row
-	ADDQ inStep+48(FP), dw_x
-	ADDQ outStep+56(FP), dw_y
-	DECQ dw_n
-	JNZ dw1InteriorVec_sample
-	ADDQ $64, dw_cv
-	CMPQ dw_cv, dw_c4
-	JLT dw1InteriorVec_chan
-	VZEROUPPER
-	RET
-
 // func dw1WeightGradVecAVX2(y, x, w, b *float32, n, c4, inStep, outStep, xOrigin, yOrigin, rowCount, colCount, colStep, rowStride, xAdvance, yAdvance int)
 // Requires: AVX, AVX2, FMA3
 //
@@ -1113,119 +732,6 @@ dw1WeightGradVec_pixel:
 	VZEROUPPER
 	RET
 
-// func dw1WeightGradVecAVX512(y, x, w, b *float32, n, c4, inStep, outStep, xOrigin, yOrigin, rowCount, colCount, colStep, rowStride, xAdvance, yAdvance int)
-// Requires: AVX512F
-//
-// dw[kh][kw][c] += Σ x[s][ih][iw][c]·dy[s][oh][ow][c], db[c] += Σ dy over the interior of a 3x3
-// Reference: dw1WeightGradVecGo.
-TEXT ·dw1WeightGradVecAVX512(SB), NOSPLIT, $0-128
-	MOVQ c4+40(FP), dw_c4
-	MOVQ colStep+96(FP), dw_step
-	XORQ dw_cv, dw_cv
-
-dw1WeightGradVec_chan:
-	// K1: the vector's lanes
-	MOVQ dw_c4, dw_r0
-	SUBQ dw_cv, dw_r0
-	MOVL $0xffff, dw_r1
-	MOVL $0xff, dw_r2
-	CMPQ dw_r0, $64
-	CMOVQLT dw_r2, dw_r1
-	KMOVW dw_r1, K1
-	MOVQ w+16(FP), dw_r0 // the weight and bias gradients so far
-	ADDQ dw_cv, dw_r0
-	VMOVUPS.Z (dw_r0), K1, Z0
-	ADDQ dw_c4, dw_r0
-	VMOVUPS.Z (dw_r0), K1, Z1
-	ADDQ dw_c4, dw_r0
-	VMOVUPS.Z (dw_r0), K1, Z2
-	ADDQ dw_c4, dw_r0
-	VMOVUPS.Z (dw_r0), K1, Z3
-	ADDQ dw_c4, dw_r0
-	VMOVUPS.Z (dw_r0), K1, Z4
-	ADDQ dw_c4, dw_r0
-	VMOVUPS.Z (dw_r0), K1, Z5
-	ADDQ dw_c4, dw_r0
-	VMOVUPS.Z (dw_r0), K1, Z6
-	ADDQ dw_c4, dw_r0
-	VMOVUPS.Z (dw_r0), K1, Z7
-	ADDQ dw_c4, dw_r0
-	VMOVUPS.Z (dw_r0), K1, Z8
-	MOVQ b+24(FP), dw_r0
-	VMOVUPS.Z (dw_r0)(dw_cv*1), K1, Z9
-	MOVQ y+0(FP), dw_y
-	MOVQ x+8(FP), dw_x
-	MOVQ n+32(FP), dw_n
-
-dw1WeightGradVec_sample:
-	MOVQ xOrigin+64(FP), dw_r0 // the first interior window
-	ADDQ dw_x, dw_r0
-	ADDQ dw_cv, dw_r0
-	MOVQ yOrigin+72(FP), dw_yp
-	ADDQ dw_y, dw_yp
-	ADDQ dw_cv, dw_yp
-	MOVQ rowCount+80(FP), dw_rows
-
-dw1WeightGradVec_row:
-	MOVQ dw_r0, dw_r1
-	ADDQ rowStride+104(FP), dw_r1
-	MOVQ dw_r1, dw_r2
-	ADDQ rowStride+104(FP), dw_r2
-	MOVQ colCount+88(FP), dw_cols
-
-dw1WeightGradVec_pixel:
-	VMOVUPS.Z (dw_yp), K1, Z10
-	VADDPS Z10, Z9, Z9
-	VFMADD231PS (dw_r0), Z10, K1, Z0
-	VFMADD231PS (dw_r0)(dw_c4*1), Z10, K1, Z1
-	VFMADD231PS (dw_r0)(dw_c4*2), Z10, K1, Z2
-	VFMADD231PS (dw_r1), Z10, K1, Z3
-	VFMADD231PS (dw_r1)(dw_c4*1), Z10, K1, Z4
-	VFMADD231PS (dw_r1)(dw_c4*2), Z10, K1, Z5
-	VFMADD231PS (dw_r2), Z10, K1, Z6
-	VFMADD231PS (dw_r2)(dw_c4*1), Z10, K1, Z7
-	VFMADD231PS (dw_r2)(dw_c4*2), Z10, K1, Z8
-	ADDQ dw_step, dw_r0
-	ADDQ dw_step, dw_r1
-	ADDQ dw_step, dw_r2
-	ADDQ dw_c4, dw_yp
-	DECQ dw_cols
-	JNZ dw1WeightGradVec_pixel
-	ADDQ xAdvance+112(FP), dw_r0
-	ADDQ yAdvance+120(FP), dw_yp
-	DECQ dw_rows
-	JNZ dw1WeightGradVec_row
-	ADDQ inStep+48(FP), dw_x
-	ADDQ outStep+56(FP), dw_y
-	DECQ dw_n
-	JNZ dw1WeightGradVec_sample
-	MOVQ w+16(FP), dw_r0 // store the gradients
-	ADDQ dw_cv, dw_r0
-	VMOVUPS Z0, K1, (dw_r0)
-	ADDQ dw_c4, dw_r0
-	VMOVUPS Z1, K1, (dw_r0)
-	ADDQ dw_c4, dw_r0
-	VMOVUPS Z2, K1, (dw_r0)
-	ADDQ dw_c4, dw_r0
-	VMOVUPS Z3, K1, (dw_r0)
-	ADDQ dw_c4, dw_r0
-	VMOVUPS Z4, K1, (dw_r0)
-	ADDQ dw_c4, dw_r0
-	VMOVUPS Z5, K1, (dw_r0)
-	ADDQ dw_c4, dw_r0
-	VMOVUPS Z6, K1, (dw_r0)
-	ADDQ dw_c4, dw_r0
-	VMOVUPS Z7, K1, (dw_r0)
-	ADDQ dw_c4, dw_r0
-	VMOVUPS Z8, K1, (dw_r0)
-	MOVQ b+24(FP), dw_r0
-	VMOVUPS Z9, K1, (dw_r0)(dw_cv*1)
-	ADDQ $64, dw_cv
-	CMPQ dw_cv, dw_c4
-	JLT dw1WeightGradVec_chan
-	VZEROUPPER
-	RET
-
 // func dw1InputGradVecAVX2(y, x, w, b *float32, n, c4, inStep, outStep, xOrigin, yOrigin, rowCount, colCount, colStep, rowStride, xAdvance, yAdvance int)
 // Requires: AVX, AVX2, FMA3
 //
@@ -1320,113 +826,6 @@ dw1InputGradVec_pixel:
 	DECQ dw_n
 	JNZ dw1InputGradVec_sample
 	ADDQ $32, dw_cv
-	CMPQ dw_cv, dw_c4
-	JLT dw1InputGradVec_chan
-	VZEROUPPER
-	RET
-
-// func dw1InputGradVecAVX512(y, x, w, b *float32, n, c4, inStep, outStep, xOrigin, yOrigin, rowCount, colCount, colStep, rowStride, xAdvance, yAdvance int)
-// Requires: AVX512F
-//
-// dx[s][ih][iw][c] += w[kh][kw][c]·dy[s][oh][ow][c] over the interior of a 3x3
-// Reference: dw1InputGradVecGo.
-TEXT ·dw1InputGradVecAVX512(SB), NOSPLIT, $0-128
-	MOVQ c4+40(FP), dw_c4
-	MOVQ colStep+96(FP), dw_step
-	XORQ dw_cv, dw_cv
-
-dw1InputGradVec_chan:
-	// K1: the vector's lanes
-	MOVQ dw_c4, dw_r0
-	SUBQ dw_cv, dw_r0
-	MOVL $0xffff, dw_r1
-	MOVL $0xff, dw_r2
-	CMPQ dw_r0, $64
-	CMOVQLT dw_r2, dw_r1
-	KMOVW dw_r1, K1
-	MOVQ w+16(FP), dw_r0 // the window's weights, for every pixel
-	ADDQ dw_cv, dw_r0
-	VMOVUPS.Z (dw_r0), K1, Z0
-	ADDQ dw_c4, dw_r0
-	VMOVUPS.Z (dw_r0), K1, Z1
-	ADDQ dw_c4, dw_r0
-	VMOVUPS.Z (dw_r0), K1, Z2
-	ADDQ dw_c4, dw_r0
-	VMOVUPS.Z (dw_r0), K1, Z3
-	ADDQ dw_c4, dw_r0
-	VMOVUPS.Z (dw_r0), K1, Z4
-	ADDQ dw_c4, dw_r0
-	VMOVUPS.Z (dw_r0), K1, Z5
-	ADDQ dw_c4, dw_r0
-	VMOVUPS.Z (dw_r0), K1, Z6
-	ADDQ dw_c4, dw_r0
-	VMOVUPS.Z (dw_r0), K1, Z7
-	ADDQ dw_c4, dw_r0
-	VMOVUPS.Z (dw_r0), K1, Z8
-	MOVQ y+0(FP), dw_y
-	MOVQ x+8(FP), dw_x
-	MOVQ n+32(FP), dw_n
-
-dw1InputGradVec_sample:
-	MOVQ xOrigin+64(FP), dw_r0 // the first interior window
-	ADDQ dw_x, dw_r0
-	ADDQ dw_cv, dw_r0
-	MOVQ yOrigin+72(FP), dw_yp
-	ADDQ dw_y, dw_yp
-	ADDQ dw_cv, dw_yp
-	MOVQ rowCount+80(FP), dw_rows
-
-dw1InputGradVec_row:
-	MOVQ dw_r0, dw_r1
-	ADDQ rowStride+104(FP), dw_r1
-	MOVQ dw_r1, dw_r2
-	ADDQ rowStride+104(FP), dw_r2
-	MOVQ colCount+88(FP), dw_cols
-
-dw1InputGradVec_pixel:
-	VMOVUPS.Z (dw_yp), K1, Z10
-	VMOVUPS.Z (dw_r0), K1, Z11
-	VFMADD231PS Z0, Z10, Z11
-	VMOVUPS Z11, K1, (dw_r0)
-	VMOVUPS.Z (dw_r0)(dw_c4*1), K1, Z11
-	VFMADD231PS Z1, Z10, Z11
-	VMOVUPS Z11, K1, (dw_r0)(dw_c4*1)
-	VMOVUPS.Z (dw_r0)(dw_c4*2), K1, Z11
-	VFMADD231PS Z2, Z10, Z11
-	VMOVUPS Z11, K1, (dw_r0)(dw_c4*2)
-	VMOVUPS.Z (dw_r1), K1, Z11
-	VFMADD231PS Z3, Z10, Z11
-	VMOVUPS Z11, K1, (dw_r1)
-	VMOVUPS.Z (dw_r1)(dw_c4*1), K1, Z11
-	VFMADD231PS Z4, Z10, Z11
-	VMOVUPS Z11, K1, (dw_r1)(dw_c4*1)
-	VMOVUPS.Z (dw_r1)(dw_c4*2), K1, Z11
-	VFMADD231PS Z5, Z10, Z11
-	VMOVUPS Z11, K1, (dw_r1)(dw_c4*2)
-	VMOVUPS.Z (dw_r2), K1, Z11
-	VFMADD231PS Z6, Z10, Z11
-	VMOVUPS Z11, K1, (dw_r2)
-	VMOVUPS.Z (dw_r2)(dw_c4*1), K1, Z11
-	VFMADD231PS Z7, Z10, Z11
-	VMOVUPS Z11, K1, (dw_r2)(dw_c4*1)
-	VMOVUPS.Z (dw_r2)(dw_c4*2), K1, Z11
-	VFMADD231PS Z8, Z10, Z11
-	VMOVUPS Z11, K1, (dw_r2)(dw_c4*2)
-	ADDQ dw_step, dw_r0
-	ADDQ dw_step, dw_r1
-	ADDQ dw_step, dw_r2
-	ADDQ dw_c4, dw_yp
-	DECQ dw_cols
-	JNZ dw1InputGradVec_pixel
-	ADDQ xAdvance+112(FP), dw_r0
-	ADDQ yAdvance+120(FP), dw_yp
-	DECQ dw_rows
-	JNZ dw1InputGradVec_row
-	ADDQ inStep+48(FP), dw_x
-	ADDQ outStep+56(FP), dw_y
-	DECQ dw_n
-	JNZ dw1InputGradVec_sample
-	ADDQ $64, dw_cv
 	CMPQ dw_cv, dw_c4
 	JLT dw1InputGradVec_chan
 	VZEROUPPER
@@ -1535,56 +934,6 @@ dw1WindowVec_done:
 	VZEROUPPER
 	RET
 
-// func dw1WindowVecAVX512(y, x, w, b *float32, c4, taprows, tapcols, xRow, wRow int)
-// Requires: AVX512F
-//
-// y[c] = b[c] + Σ_{kh0≤kh<kh1, kw0≤kw<kw1} x[kh−kh0][kw−kw0][c]·w[kh][kw][c]
-// Reference: dw1WindowVecGo.
-TEXT ·dw1WindowVecAVX512(SB), NOSPLIT, $0-72
-	MOVQ y+0(FP), win_y
-	MOVQ x+8(FP), win_x
-	MOVQ w+16(FP), win_w
-	MOVQ c4+32(FP), win_c4
-	XORQ win_cv, win_cv
-
-dw1WindowVec_chan:
-	// K1: the vector's lanes
-	MOVQ win_c4, win_xr
-	SUBQ win_cv, win_xr
-	MOVL $0xffff, win_wr
-	MOVL $0xff, win_xq
-	CMPQ win_xr, $64
-	CMOVQLT win_xq, win_wr
-	KMOVW win_wr, K1
-	MOVQ b+24(FP), win_xr
-	VMOVUPS.Z (win_xr)(win_cv*1), K1, Z0
-	LEAQ (win_x)(win_cv*1), win_xr
-	LEAQ (win_w)(win_cv*1), win_wr
-	MOVQ taprows+40(FP), win_rows
-
-dw1WindowVec_row:
-	MOVQ win_xr, win_xq
-	MOVQ win_wr, win_wq
-	MOVQ tapcols+48(FP), win_cols
-
-dw1WindowVec_tap:
-	VMOVUPS.Z (win_xq), K1, Z1
-	VFMADD231PS (win_wq), Z1, K1, Z0
-	ADDQ win_c4, win_xq
-	ADDQ win_c4, win_wq
-	DECQ win_cols
-	JNZ dw1WindowVec_tap
-	ADDQ xRow+56(FP), win_xr
-	ADDQ wRow+64(FP), win_wr
-	DECQ win_rows
-	JNZ dw1WindowVec_row
-	VMOVUPS Z0, K1, (win_y)(win_cv*1)
-	ADDQ $64, win_cv
-	CMPQ win_cv, win_c4
-	JLT dw1WindowVec_chan
-	VZEROUPPER
-	RET
-
 // func dw1WindowGradVecAVX2(d, x, dx, w, dw, db *float32, c4, taprows, tapcols, xSkip, wSkip int)
 // Requires: AVX, AVX2, FMA3
 //
@@ -1639,62 +988,6 @@ dw1WindowGradVec_tap:
 	DECQ wg_rows
 	JNZ dw1WindowGradVec_row
 	ADDQ $32, wg_cv
-	CMPQ wg_cv, wg_c4
-	JLT dw1WindowGradVec_chan
-	VZEROUPPER
-	RET
-
-// func dw1WindowGradVecAVX512(d, x, dx, w, dw, db *float32, c4, taprows, tapcols, xSkip, wSkip int)
-// Requires: AVX512F
-//
-// db[c] += d[c]; dw[kh][kw][c] += x[kh−kh0][kw−kw0][c]·d[c]; dx[kh−kh0][kw−kw0][c] += w[kh][kw][c]·d[c]
-// Reference: dw1WindowGradVecGo.
-TEXT ·dw1WindowGradVecAVX512(SB), NOSPLIT, $0-88
-	MOVQ d+0(FP), wg_d
-	MOVQ x+8(FP), wg_x
-	MOVQ dx+16(FP), wg_dx
-	MOVQ w+24(FP), wg_w
-	MOVQ dw+32(FP), wg_dw
-	MOVQ c4+48(FP), wg_c4
-	XORQ wg_cv, wg_cv
-
-dw1WindowGradVec_chan:
-	// K1: the vector's lanes
-	MOVQ wg_c4, wg_xq
-	SUBQ wg_cv, wg_xq
-	MOVL $0xffff, wg_wq
-	MOVL $0xff, wg_rows
-	CMPQ wg_xq, $64
-	CMOVQLT wg_rows, wg_wq
-	KMOVW wg_wq, K1
-	VMOVUPS.Z (wg_d)(wg_cv*1), K1, Z0
-	MOVQ db+40(FP), wg_xq // db += d
-	VMOVUPS.Z (wg_xq)(wg_cv*1), K1, Z1
-	VADDPS Z0, Z1, Z1
-	VMOVUPS Z1, K1, (wg_xq)(wg_cv*1)
-	MOVQ wg_cv, wg_xq
-	MOVQ wg_cv, wg_wq
-	MOVQ taprows+56(FP), wg_rows
-
-dw1WindowGradVec_row:
-	MOVQ tapcols+64(FP), wg_cols
-
-dw1WindowGradVec_tap:
-	VMOVUPS.Z (wg_x)(wg_xq*1), K1, Z1 // dw += x·d
-	VFMADD213PS (wg_dw)(wg_wq*1), Z0, K1, Z1
-	VMOVUPS Z1, K1, (wg_dw)(wg_wq*1)
-	VMOVUPS.Z (wg_dx)(wg_xq*1), K1, Z1 // dx += w·d
-	VFMADD231PS (wg_w)(wg_wq*1), Z0, K1, Z1
-	VMOVUPS Z1, K1, (wg_dx)(wg_xq*1)
-	ADDQ wg_c4, wg_xq
-	ADDQ wg_c4, wg_wq
-	DECQ wg_cols
-	JNZ dw1WindowGradVec_tap
-	ADDQ xSkip+72(FP), wg_xq
-	ADDQ wSkip+80(FP), wg_wq
-	DECQ wg_rows
-	JNZ dw1WindowGradVec_row
-	ADDQ $64, wg_cv
 	CMPQ wg_cv, wg_c4
 	JLT dw1WindowGradVec_chan
 	VZEROUPPER
@@ -2433,171 +1726,6 @@ pw1InputGradVec_done:
 	RET
 #undef bcast
 
-// func pw1InputGradVecAVX512(dx, dy, wt *float32, n, ks, sa, sb, sc, ce, tm, nr int)
-// Requires: AVX512F
-//
-// dx[s][i] = Σ_j dy[s][j]·wt[j][i]   s < n, j < 16, i < 8
-// Reference: pw1InputGradVecGo.
-#define bcast Z31 // A[r][k] in every lane
-TEXT ·pw1InputGradVecAVX512(SB), NOSPLIT, $0-88
-	MOVQ dy+8(FP), a_row
-	MOVQ wt+16(FP), b_base
-	MOVQ dx+0(FP), c_row
-	MOVQ sa+40(FP), astr
-	MOVQ sb+48(FP), bstr
-	MOVQ tm+72(FP), tmp
-	KMOVW tmp, K1 // K1: tail lanes of the last column vector
-	MOVQ n+24(FP), rows
-
-pw1InputGradVec_rows16:
-	CMPQ rows, $16
-	JLT pw1InputGradVec_rows1_loop
-
-pw1InputGradVec_rows16_loop:
-	XORQ col, col
-
-pw1InputGradVec_rows16_cols0:
-	// 16 rows × columns up to ce, 1 vectors at a time (the last one's tail masked)
-	MOVQ $0xffff, tmp
-	MOVQ tm+72(FP), kleft
-	LEAQ 64(col), a_k
-	CMPQ a_k, ce+64(FP)
-	CMOVQEQ kleft, tmp
-	KMOVW tmp, K1 // K1: the last vector's lanes (its tail in the last block)
-	VXORPS Z0, Z0, Z0
-	VXORPS Z1, Z1, Z1
-	VXORPS Z2, Z2, Z2
-	VXORPS Z3, Z3, Z3
-	VXORPS Z4, Z4, Z4
-	VXORPS Z5, Z5, Z5
-	VXORPS Z6, Z6, Z6
-	VXORPS Z7, Z7, Z7
-	VXORPS Z8, Z8, Z8
-	VXORPS Z9, Z9, Z9
-	VXORPS Z10, Z10, Z10
-	VXORPS Z11, Z11, Z11
-	VXORPS Z12, Z12, Z12
-	VXORPS Z13, Z13, Z13
-	VXORPS Z14, Z14, Z14
-	VXORPS Z15, Z15, Z15
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ ks+32(FP), kleft
-
-pw1InputGradVec_rows16_cols0_k:
-	VMOVUPS.Z 0(b_k), K1, Z16
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z16, bcast, Z0
-	VBROADCASTSS 64(a_k), bcast
-	VFMADD231PS Z16, bcast, Z1
-	VBROADCASTSS 128(a_k), bcast
-	VFMADD231PS Z16, bcast, Z2
-	VBROADCASTSS 192(a_k), bcast
-	VFMADD231PS Z16, bcast, Z3
-	VBROADCASTSS 256(a_k), bcast
-	VFMADD231PS Z16, bcast, Z4
-	VBROADCASTSS 320(a_k), bcast
-	VFMADD231PS Z16, bcast, Z5
-	VBROADCASTSS 384(a_k), bcast
-	VFMADD231PS Z16, bcast, Z6
-	VBROADCASTSS 448(a_k), bcast
-	VFMADD231PS Z16, bcast, Z7
-	VBROADCASTSS 512(a_k), bcast
-	VFMADD231PS Z16, bcast, Z8
-	VBROADCASTSS 576(a_k), bcast
-	VFMADD231PS Z16, bcast, Z9
-	VBROADCASTSS 640(a_k), bcast
-	VFMADD231PS Z16, bcast, Z10
-	VBROADCASTSS 704(a_k), bcast
-	VFMADD231PS Z16, bcast, Z11
-	VBROADCASTSS 768(a_k), bcast
-	VFMADD231PS Z16, bcast, Z12
-	VBROADCASTSS 832(a_k), bcast
-	VFMADD231PS Z16, bcast, Z13
-	VBROADCASTSS 896(a_k), bcast
-	VFMADD231PS Z16, bcast, Z14
-	VBROADCASTSS 960(a_k), bcast
-	VFMADD231PS Z16, bcast, Z15
-	ADDQ $4, a_k
-	ADDQ bstr, b_k
-	DECQ kleft
-	JNZ pw1InputGradVec_rows16_cols0_k
-	VMOVUPS Z0, K1, 0(c_row)(col*1)
-	VMOVUPS Z1, K1, 32(c_row)(col*1)
-	VMOVUPS Z2, K1, 64(c_row)(col*1)
-	VMOVUPS Z3, K1, 96(c_row)(col*1)
-	VMOVUPS Z4, K1, 128(c_row)(col*1)
-	VMOVUPS Z5, K1, 160(c_row)(col*1)
-	VMOVUPS Z6, K1, 192(c_row)(col*1)
-	VMOVUPS Z7, K1, 224(c_row)(col*1)
-	VMOVUPS Z8, K1, 256(c_row)(col*1)
-	VMOVUPS Z9, K1, 288(c_row)(col*1)
-	VMOVUPS Z10, K1, 320(c_row)(col*1)
-	VMOVUPS Z11, K1, 352(c_row)(col*1)
-	VMOVUPS Z12, K1, 384(c_row)(col*1)
-	VMOVUPS Z13, K1, 416(c_row)(col*1)
-	VMOVUPS Z14, K1, 448(c_row)(col*1)
-	VMOVUPS Z15, K1, 480(c_row)(col*1)
-	ADDQ $64, col
-	CMPQ col, ce+64(FP)
-	JLT pw1InputGradVec_rows16_cols0
-	ADDQ $1024, a_row
-	ADDQ $512, c_row
-	SUBQ $16, rows
-	CMPQ rows, $16
-	JGE pw1InputGradVec_rows16_loop
-	TESTQ rows, rows
-	JZ pw1InputGradVec_done
-	MOVQ $16, tmp // rows computed twice
-	SUBQ rows, tmp
-	MOVQ tmp, kleft
-	IMULQ $64, tmp
-	SUBQ tmp, a_row
-	IMULQ $32, kleft
-	SUBQ kleft, c_row
-	MOVQ $16, rows
-	JMP pw1InputGradVec_rows16_loop
-
-pw1InputGradVec_rows1_loop:
-	TESTQ rows, rows
-	JZ pw1InputGradVec_done
-	XORQ col, col
-
-pw1InputGradVec_rows1_loop_cols0:
-	// 1 row × columns up to ce, 1 vectors at a time (the last one's tail masked)
-	MOVQ $0xffff, tmp
-	MOVQ tm+72(FP), kleft
-	LEAQ 64(col), a_k
-	CMPQ a_k, ce+64(FP)
-	CMOVQEQ kleft, tmp
-	KMOVW tmp, K1 // K1: the last vector's lanes (its tail in the last block)
-	VXORPS Z0, Z0, Z0
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ ks+32(FP), kleft
-
-pw1InputGradVec_rows1_loop_cols0_k:
-	VMOVUPS.Z 0(b_k), K1, Z1
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z1, bcast, Z0
-	ADDQ $4, a_k
-	ADDQ bstr, b_k
-	DECQ kleft
-	JNZ pw1InputGradVec_rows1_loop_cols0_k
-	VMOVUPS Z0, K1, 0(c_row)(col*1)
-	ADDQ $64, col
-	CMPQ col, ce+64(FP)
-	JLT pw1InputGradVec_rows1_loop_cols0
-	ADDQ $64, a_row
-	ADDQ $32, c_row
-	DECQ rows
-	JMP pw1InputGradVec_rows1_loop
-
-pw1InputGradVec_done:
-	VZEROUPPER
-	RET
-#undef bcast
-
 // func pw1InputGradVecTransposeAVX2(wt, w *float32)
 // Requires: AVX, AVX2
 //
@@ -2702,6 +1830,424 @@ pw1InputGradVecTransposeAVX512_rows0:
 	ADDQ $256, c_row
 	DECQ rows
 	JNZ pw1InputGradVecTransposeAVX512_rows0
+	VZEROUPPER
+	RET
+
+// func dw2InteriorVecAVX512(y, x, w, b *float32, n, c4, inStep, outStep, xOrigin, yOrigin, rowCount, colCount, colStep, rowStride, xAdvance, yAdvance int)
+// Requires: AVX512F
+//
+// y[s][oh][ow][c] = b[c] + Σ_{kh,kw} x[s][ih][iw][c]·w[kh][kw][c] over the interior of a 3x3
+// Reference: dw2InteriorVecGo.
+TEXT ·dw2InteriorVecAVX512(SB), NOSPLIT, $0-128
+	MOVQ c4+40(FP), dw_c4
+	MOVQ colStep+96(FP), dw_step
+	XORQ dw_cv, dw_cv
+
+dw2InteriorVec_chan:
+	// K1: the vector's lanes
+	MOVQ dw_c4, dw_r0
+	SUBQ dw_cv, dw_r0
+	MOVL $0xffff, dw_r1
+	MOVL $0xff, dw_r2
+	CMPQ dw_r0, $64
+	CMOVQLT dw_r2, dw_r1
+	KMOVW dw_r1, K1
+	MOVQ w+16(FP), dw_r0 // the window's weights and the bias, for every pixel
+	ADDQ dw_cv, dw_r0
+	VMOVUPS.Z (dw_r0), K1, Z0
+	ADDQ dw_c4, dw_r0
+	VMOVUPS.Z (dw_r0), K1, Z1
+	ADDQ dw_c4, dw_r0
+	VMOVUPS.Z (dw_r0), K1, Z2
+	ADDQ dw_c4, dw_r0
+	VMOVUPS.Z (dw_r0), K1, Z3
+	ADDQ dw_c4, dw_r0
+	VMOVUPS.Z (dw_r0), K1, Z4
+	ADDQ dw_c4, dw_r0
+	VMOVUPS.Z (dw_r0), K1, Z5
+	ADDQ dw_c4, dw_r0
+	VMOVUPS.Z (dw_r0), K1, Z6
+	ADDQ dw_c4, dw_r0
+	VMOVUPS.Z (dw_r0), K1, Z7
+	ADDQ dw_c4, dw_r0
+	VMOVUPS.Z (dw_r0), K1, Z8
+	MOVQ b+24(FP), dw_r0
+	VMOVUPS.Z (dw_r0)(dw_cv*1), K1, Z9
+	MOVQ y+0(FP), dw_y
+	MOVQ x+8(FP), dw_x
+	MOVQ n+32(FP), dw_n
+
+dw2InteriorVec_sample:
+	MOVQ xOrigin+64(FP), dw_r0 // the first interior window
+	ADDQ dw_x, dw_r0
+	ADDQ dw_cv, dw_r0
+	MOVQ yOrigin+72(FP), dw_yp
+	ADDQ dw_y, dw_yp
+	ADDQ dw_cv, dw_yp
+	MOVQ rowCount+80(FP), dw_rows
+
+dw2InteriorVec_row:
+	MOVQ dw_r0, dw_r1
+	ADDQ rowStride+104(FP), dw_r1
+	MOVQ dw_r1, dw_r2
+	ADDQ rowStride+104(FP), dw_r2
+	MOVQ colCount+88(FP), dw_cols
+
+dw2InteriorVec_pixel:
+	VMOVAPS Z9, Z10
+	VFMADD231PS (dw_r0), Z0, K1, Z10
+	VFMADD231PS (dw_r0)(dw_c4*1), Z1, K1, Z10
+	VFMADD231PS (dw_r0)(dw_c4*2), Z2, K1, Z10
+	VFMADD231PS (dw_r1), Z3, K1, Z10
+	VFMADD231PS (dw_r1)(dw_c4*1), Z4, K1, Z10
+	VFMADD231PS (dw_r1)(dw_c4*2), Z5, K1, Z10
+	VFMADD231PS (dw_r2), Z6, K1, Z10
+	VFMADD231PS (dw_r2)(dw_c4*1), Z7, K1, Z10
+	VFMADD231PS (dw_r2)(dw_c4*2), Z8, K1, Z10
+	VMOVUPS Z10, K1, (dw_yp)
+	ADDQ dw_step, dw_r0
+	ADDQ dw_step, dw_r1
+	ADDQ dw_step, dw_r2
+	ADDQ dw_c4, dw_yp
+	DECQ dw_cols
+	JNZ dw2InteriorVec_pixel
+	ADDQ xAdvance+112(FP), dw_r0
+	ADDQ yAdvance+120(FP), dw_yp
+	DECQ dw_rows
+	JNZ dw2InteriorVec_row
+	ADDQ inStep+48(FP), dw_x
+	ADDQ outStep+56(FP), dw_y
+	DECQ dw_n
+	JNZ dw2InteriorVec_sample
+	ADDQ $64, dw_cv
+	CMPQ dw_cv, dw_c4
+	JLT dw2InteriorVec_chan
+	VZEROUPPER
+	RET
+
+// func dw2WeightGradVecAVX512(y, x, w, b *float32, n, c4, inStep, outStep, xOrigin, yOrigin, rowCount, colCount, colStep, rowStride, xAdvance, yAdvance int)
+// Requires: AVX512F
+//
+// dw[kh][kw][c] += Σ x[s][ih][iw][c]·dy[s][oh][ow][c], db[c] += Σ dy over the interior of a 3x3
+// Reference: dw2WeightGradVecGo.
+TEXT ·dw2WeightGradVecAVX512(SB), NOSPLIT, $0-128
+	MOVQ c4+40(FP), dw_c4
+	MOVQ colStep+96(FP), dw_step
+	XORQ dw_cv, dw_cv
+
+dw2WeightGradVec_chan:
+	// K1: the vector's lanes
+	MOVQ dw_c4, dw_r0
+	SUBQ dw_cv, dw_r0
+	MOVL $0xffff, dw_r1
+	MOVL $0xff, dw_r2
+	CMPQ dw_r0, $64
+	CMOVQLT dw_r2, dw_r1
+	KMOVW dw_r1, K1
+	MOVQ w+16(FP), dw_r0 // the weight and bias gradients so far
+	ADDQ dw_cv, dw_r0
+	VMOVUPS.Z (dw_r0), K1, Z0
+	ADDQ dw_c4, dw_r0
+	VMOVUPS.Z (dw_r0), K1, Z1
+	ADDQ dw_c4, dw_r0
+	VMOVUPS.Z (dw_r0), K1, Z2
+	ADDQ dw_c4, dw_r0
+	VMOVUPS.Z (dw_r0), K1, Z3
+	ADDQ dw_c4, dw_r0
+	VMOVUPS.Z (dw_r0), K1, Z4
+	ADDQ dw_c4, dw_r0
+	VMOVUPS.Z (dw_r0), K1, Z5
+	ADDQ dw_c4, dw_r0
+	VMOVUPS.Z (dw_r0), K1, Z6
+	ADDQ dw_c4, dw_r0
+	VMOVUPS.Z (dw_r0), K1, Z7
+	ADDQ dw_c4, dw_r0
+	VMOVUPS.Z (dw_r0), K1, Z8
+	MOVQ b+24(FP), dw_r0
+	VMOVUPS.Z (dw_r0)(dw_cv*1), K1, Z9
+	MOVQ y+0(FP), dw_y
+	MOVQ x+8(FP), dw_x
+	MOVQ n+32(FP), dw_n
+
+dw2WeightGradVec_sample:
+	MOVQ xOrigin+64(FP), dw_r0 // the first interior window
+	ADDQ dw_x, dw_r0
+	ADDQ dw_cv, dw_r0
+	MOVQ yOrigin+72(FP), dw_yp
+	ADDQ dw_y, dw_yp
+	ADDQ dw_cv, dw_yp
+	MOVQ rowCount+80(FP), dw_rows
+
+dw2WeightGradVec_row:
+	MOVQ dw_r0, dw_r1
+	ADDQ rowStride+104(FP), dw_r1
+	MOVQ dw_r1, dw_r2
+	ADDQ rowStride+104(FP), dw_r2
+	MOVQ colCount+88(FP), dw_cols
+
+dw2WeightGradVec_pixel:
+	VMOVUPS.Z (dw_yp), K1, Z10
+	VADDPS Z10, Z9, Z9
+	VFMADD231PS (dw_r0), Z10, K1, Z0
+	VFMADD231PS (dw_r0)(dw_c4*1), Z10, K1, Z1
+	VFMADD231PS (dw_r0)(dw_c4*2), Z10, K1, Z2
+	VFMADD231PS (dw_r1), Z10, K1, Z3
+	VFMADD231PS (dw_r1)(dw_c4*1), Z10, K1, Z4
+	VFMADD231PS (dw_r1)(dw_c4*2), Z10, K1, Z5
+	VFMADD231PS (dw_r2), Z10, K1, Z6
+	VFMADD231PS (dw_r2)(dw_c4*1), Z10, K1, Z7
+	VFMADD231PS (dw_r2)(dw_c4*2), Z10, K1, Z8
+	ADDQ dw_step, dw_r0
+	ADDQ dw_step, dw_r1
+	ADDQ dw_step, dw_r2
+	ADDQ dw_c4, dw_yp
+	DECQ dw_cols
+	JNZ dw2WeightGradVec_pixel
+	ADDQ xAdvance+112(FP), dw_r0
+	ADDQ yAdvance+120(FP), dw_yp
+	DECQ dw_rows
+	JNZ dw2WeightGradVec_row
+	ADDQ inStep+48(FP), dw_x
+	ADDQ outStep+56(FP), dw_y
+	DECQ dw_n
+	JNZ dw2WeightGradVec_sample
+	MOVQ w+16(FP), dw_r0 // store the gradients
+	ADDQ dw_cv, dw_r0
+	VMOVUPS Z0, K1, (dw_r0)
+	ADDQ dw_c4, dw_r0
+	VMOVUPS Z1, K1, (dw_r0)
+	ADDQ dw_c4, dw_r0
+	VMOVUPS Z2, K1, (dw_r0)
+	ADDQ dw_c4, dw_r0
+	VMOVUPS Z3, K1, (dw_r0)
+	ADDQ dw_c4, dw_r0
+	VMOVUPS Z4, K1, (dw_r0)
+	ADDQ dw_c4, dw_r0
+	VMOVUPS Z5, K1, (dw_r0)
+	ADDQ dw_c4, dw_r0
+	VMOVUPS Z6, K1, (dw_r0)
+	ADDQ dw_c4, dw_r0
+	VMOVUPS Z7, K1, (dw_r0)
+	ADDQ dw_c4, dw_r0
+	VMOVUPS Z8, K1, (dw_r0)
+	MOVQ b+24(FP), dw_r0
+	VMOVUPS Z9, K1, (dw_r0)(dw_cv*1)
+	ADDQ $64, dw_cv
+	CMPQ dw_cv, dw_c4
+	JLT dw2WeightGradVec_chan
+	VZEROUPPER
+	RET
+
+// func dw2InputGradVecAVX512(y, x, w, b *float32, n, c4, inStep, outStep, xOrigin, yOrigin, rowCount, colCount, colStep, rowStride, xAdvance, yAdvance int)
+// Requires: AVX512F
+//
+// dx[s][ih][iw][c] += w[kh][kw][c]·dy[s][oh][ow][c] over the interior of a 3x3
+// Reference: dw2InputGradVecGo.
+TEXT ·dw2InputGradVecAVX512(SB), NOSPLIT, $0-128
+	MOVQ c4+40(FP), dw_c4
+	MOVQ colStep+96(FP), dw_step
+	XORQ dw_cv, dw_cv
+
+dw2InputGradVec_chan:
+	// K1: the vector's lanes
+	MOVQ dw_c4, dw_r0
+	SUBQ dw_cv, dw_r0
+	MOVL $0xffff, dw_r1
+	MOVL $0xff, dw_r2
+	CMPQ dw_r0, $64
+	CMOVQLT dw_r2, dw_r1
+	KMOVW dw_r1, K1
+	MOVQ w+16(FP), dw_r0 // the window's weights, for every pixel
+	ADDQ dw_cv, dw_r0
+	VMOVUPS.Z (dw_r0), K1, Z0
+	ADDQ dw_c4, dw_r0
+	VMOVUPS.Z (dw_r0), K1, Z1
+	ADDQ dw_c4, dw_r0
+	VMOVUPS.Z (dw_r0), K1, Z2
+	ADDQ dw_c4, dw_r0
+	VMOVUPS.Z (dw_r0), K1, Z3
+	ADDQ dw_c4, dw_r0
+	VMOVUPS.Z (dw_r0), K1, Z4
+	ADDQ dw_c4, dw_r0
+	VMOVUPS.Z (dw_r0), K1, Z5
+	ADDQ dw_c4, dw_r0
+	VMOVUPS.Z (dw_r0), K1, Z6
+	ADDQ dw_c4, dw_r0
+	VMOVUPS.Z (dw_r0), K1, Z7
+	ADDQ dw_c4, dw_r0
+	VMOVUPS.Z (dw_r0), K1, Z8
+	MOVQ y+0(FP), dw_y
+	MOVQ x+8(FP), dw_x
+	MOVQ n+32(FP), dw_n
+
+dw2InputGradVec_sample:
+	MOVQ xOrigin+64(FP), dw_r0 // the first interior window
+	ADDQ dw_x, dw_r0
+	ADDQ dw_cv, dw_r0
+	MOVQ yOrigin+72(FP), dw_yp
+	ADDQ dw_y, dw_yp
+	ADDQ dw_cv, dw_yp
+	MOVQ rowCount+80(FP), dw_rows
+
+dw2InputGradVec_row:
+	MOVQ dw_r0, dw_r1
+	ADDQ rowStride+104(FP), dw_r1
+	MOVQ dw_r1, dw_r2
+	ADDQ rowStride+104(FP), dw_r2
+	MOVQ colCount+88(FP), dw_cols
+
+dw2InputGradVec_pixel:
+	VMOVUPS.Z (dw_yp), K1, Z10
+	VMOVUPS.Z (dw_r0), K1, Z11
+	VFMADD231PS Z0, Z10, Z11
+	VMOVUPS Z11, K1, (dw_r0)
+	VMOVUPS.Z (dw_r0)(dw_c4*1), K1, Z11
+	VFMADD231PS Z1, Z10, Z11
+	VMOVUPS Z11, K1, (dw_r0)(dw_c4*1)
+	VMOVUPS.Z (dw_r0)(dw_c4*2), K1, Z11
+	VFMADD231PS Z2, Z10, Z11
+	VMOVUPS Z11, K1, (dw_r0)(dw_c4*2)
+	VMOVUPS.Z (dw_r1), K1, Z11
+	VFMADD231PS Z3, Z10, Z11
+	VMOVUPS Z11, K1, (dw_r1)
+	VMOVUPS.Z (dw_r1)(dw_c4*1), K1, Z11
+	VFMADD231PS Z4, Z10, Z11
+	VMOVUPS Z11, K1, (dw_r1)(dw_c4*1)
+	VMOVUPS.Z (dw_r1)(dw_c4*2), K1, Z11
+	VFMADD231PS Z5, Z10, Z11
+	VMOVUPS Z11, K1, (dw_r1)(dw_c4*2)
+	VMOVUPS.Z (dw_r2), K1, Z11
+	VFMADD231PS Z6, Z10, Z11
+	VMOVUPS Z11, K1, (dw_r2)
+	VMOVUPS.Z (dw_r2)(dw_c4*1), K1, Z11
+	VFMADD231PS Z7, Z10, Z11
+	VMOVUPS Z11, K1, (dw_r2)(dw_c4*1)
+	VMOVUPS.Z (dw_r2)(dw_c4*2), K1, Z11
+	VFMADD231PS Z8, Z10, Z11
+	VMOVUPS Z11, K1, (dw_r2)(dw_c4*2)
+	ADDQ dw_step, dw_r0
+	ADDQ dw_step, dw_r1
+	ADDQ dw_step, dw_r2
+	ADDQ dw_c4, dw_yp
+	DECQ dw_cols
+	JNZ dw2InputGradVec_pixel
+	ADDQ xAdvance+112(FP), dw_r0
+	ADDQ yAdvance+120(FP), dw_yp
+	DECQ dw_rows
+	JNZ dw2InputGradVec_row
+	ADDQ inStep+48(FP), dw_x
+	ADDQ outStep+56(FP), dw_y
+	DECQ dw_n
+	JNZ dw2InputGradVec_sample
+	ADDQ $64, dw_cv
+	CMPQ dw_cv, dw_c4
+	JLT dw2InputGradVec_chan
+	VZEROUPPER
+	RET
+
+// func dw2WindowVecAVX512(y, x, w, b *float32, c4, taprows, tapcols, xRow, wRow int)
+// Requires: AVX512F
+//
+// y[c] = b[c] + Σ_{kh0≤kh<kh1, kw0≤kw<kw1} x[kh−kh0][kw−kw0][c]·w[kh][kw][c]
+// Reference: dw2WindowVecGo.
+TEXT ·dw2WindowVecAVX512(SB), NOSPLIT, $0-72
+	MOVQ y+0(FP), win_y
+	MOVQ x+8(FP), win_x
+	MOVQ w+16(FP), win_w
+	MOVQ c4+32(FP), win_c4
+	XORQ win_cv, win_cv
+
+dw2WindowVec_chan:
+	// K1: the vector's lanes
+	MOVQ win_c4, win_xr
+	SUBQ win_cv, win_xr
+	MOVL $0xffff, win_wr
+	MOVL $0xff, win_xq
+	CMPQ win_xr, $64
+	CMOVQLT win_xq, win_wr
+	KMOVW win_wr, K1
+	MOVQ b+24(FP), win_xr
+	VMOVUPS.Z (win_xr)(win_cv*1), K1, Z0
+	LEAQ (win_x)(win_cv*1), win_xr
+	LEAQ (win_w)(win_cv*1), win_wr
+	MOVQ taprows+40(FP), win_rows
+
+dw2WindowVec_row:
+	MOVQ win_xr, win_xq
+	MOVQ win_wr, win_wq
+	MOVQ tapcols+48(FP), win_cols
+
+dw2WindowVec_tap:
+	VMOVUPS.Z (win_xq), K1, Z1
+	VFMADD231PS (win_wq), Z1, K1, Z0
+	ADDQ win_c4, win_xq
+	ADDQ win_c4, win_wq
+	DECQ win_cols
+	JNZ dw2WindowVec_tap
+	ADDQ xRow+56(FP), win_xr
+	ADDQ wRow+64(FP), win_wr
+	DECQ win_rows
+	JNZ dw2WindowVec_row
+	VMOVUPS Z0, K1, (win_y)(win_cv*1)
+	ADDQ $64, win_cv
+	CMPQ win_cv, win_c4
+	JLT dw2WindowVec_chan
+	VZEROUPPER
+	RET
+
+// func dw2WindowGradVecAVX512(d, x, dx, w, dw, db *float32, c4, taprows, tapcols, xSkip, wSkip int)
+// Requires: AVX512F
+//
+// db[c] += d[c]; dw[kh][kw][c] += x[kh−kh0][kw−kw0][c]·d[c]; dx[kh−kh0][kw−kw0][c] += w[kh][kw][c]·d[c]
+// Reference: dw2WindowGradVecGo.
+TEXT ·dw2WindowGradVecAVX512(SB), NOSPLIT, $0-88
+	MOVQ d+0(FP), wg_d
+	MOVQ x+8(FP), wg_x
+	MOVQ dx+16(FP), wg_dx
+	MOVQ w+24(FP), wg_w
+	MOVQ dw+32(FP), wg_dw
+	MOVQ c4+48(FP), wg_c4
+	XORQ wg_cv, wg_cv
+
+dw2WindowGradVec_chan:
+	// K1: the vector's lanes
+	MOVQ wg_c4, wg_xq
+	SUBQ wg_cv, wg_xq
+	MOVL $0xffff, wg_wq
+	MOVL $0xff, wg_rows
+	CMPQ wg_xq, $64
+	CMOVQLT wg_rows, wg_wq
+	KMOVW wg_wq, K1
+	VMOVUPS.Z (wg_d)(wg_cv*1), K1, Z0
+	MOVQ db+40(FP), wg_xq // db += d
+	VMOVUPS.Z (wg_xq)(wg_cv*1), K1, Z1
+	VADDPS Z0, Z1, Z1
+	VMOVUPS Z1, K1, (wg_xq)(wg_cv*1)
+	MOVQ wg_cv, wg_xq
+	MOVQ wg_cv, wg_wq
+	MOVQ taprows+56(FP), wg_rows
+
+dw2WindowGradVec_row:
+	MOVQ tapcols+64(FP), wg_cols
+
+dw2WindowGradVec_tap:
+	VMOVUPS.Z (wg_x)(wg_xq*1), K1, Z1 // dw += x·d
+	VFMADD213PS (wg_dw)(wg_wq*1), Z0, K1, Z1
+	VMOVUPS Z1, K1, (wg_dw)(wg_wq*1)
+	VMOVUPS.Z (wg_dx)(wg_xq*1), K1, Z1 // dx += w·d
+	VFMADD231PS (wg_w)(wg_wq*1), Z0, K1, Z1
+	VMOVUPS Z1, K1, (wg_dx)(wg_xq*1)
+	ADDQ wg_c4, wg_xq
+	ADDQ wg_c4, wg_wq
+	DECQ wg_cols
+	JNZ dw2WindowGradVec_tap
+	ADDQ xSkip+72(FP), wg_xq
+	ADDQ wSkip+80(FP), wg_wq
+	DECQ wg_rows
+	JNZ dw2WindowGradVec_row
+	ADDQ $64, wg_cv
+	CMPQ wg_cv, wg_c4
+	JLT dw2WindowGradVec_chan
 	VZEROUPPER
 	RET
 
@@ -6207,173 +5753,6 @@ fcForwardVec_done:
 #undef bcast
 #undef mask
 
-// func fcForwardVecAVX512(y, x, w, b *float32, n, ks, sa, sb, sc, ce, tm, nr int)
-// Requires: AVX512F
-//
-// y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   s < n, i < 256, j < 2
-// Reference: fcForwardVecGo.
-#define bcast Z31 // A[r][k] in every lane
-TEXT ·fcForwardVecAVX512(SB), NOSPLIT, $0-96
-	MOVQ x+8(FP), a_row
-	MOVQ w+16(FP), b_base
-	MOVQ y+0(FP), c_row
-	MOVQ sa+48(FP), astr
-	MOVQ sb+56(FP), bstr
-	MOVQ tm+80(FP), tmp
-	KMOVW tmp, K1 // K1: tail lanes of the last column vector
-	MOVQ n+32(FP), rows
-
-fcForwardVec_rows16:
-	CMPQ rows, $16
-	JLT fcForwardVec_rows1_loop
-
-fcForwardVec_rows16_loop:
-	XORQ col, col
-
-fcForwardVec_rows16_cols0:
-	// 16 rows × columns up to ce, 1 vectors at a time (the last one's tail masked)
-	MOVQ $0xffff, tmp
-	MOVQ tm+80(FP), kleft
-	LEAQ 64(col), a_k
-	CMPQ a_k, ce+72(FP)
-	CMOVQEQ kleft, tmp
-	KMOVW tmp, K1 // K1: the last vector's lanes (its tail in the last block)
-	MOVQ b+24(FP), tmp
-	VMOVUPS.Z 0(tmp)(col*1), K1, Z0
-	VMOVUPS.Z 0(tmp)(col*1), K1, Z1
-	VMOVUPS.Z 0(tmp)(col*1), K1, Z2
-	VMOVUPS.Z 0(tmp)(col*1), K1, Z3
-	VMOVUPS.Z 0(tmp)(col*1), K1, Z4
-	VMOVUPS.Z 0(tmp)(col*1), K1, Z5
-	VMOVUPS.Z 0(tmp)(col*1), K1, Z6
-	VMOVUPS.Z 0(tmp)(col*1), K1, Z7
-	VMOVUPS.Z 0(tmp)(col*1), K1, Z8
-	VMOVUPS.Z 0(tmp)(col*1), K1, Z9
-	VMOVUPS.Z 0(tmp)(col*1), K1, Z10
-	VMOVUPS.Z 0(tmp)(col*1), K1, Z11
-	VMOVUPS.Z 0(tmp)(col*1), K1, Z12
-	VMOVUPS.Z 0(tmp)(col*1), K1, Z13
-	VMOVUPS.Z 0(tmp)(col*1), K1, Z14
-	VMOVUPS.Z 0(tmp)(col*1), K1, Z15
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ ks+40(FP), kleft
-
-fcForwardVec_rows16_cols0_k:
-	VMOVUPS.Z 0(b_k), K1, Z16
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z16, bcast, Z0
-	VBROADCASTSS 1024(a_k), bcast
-	VFMADD231PS Z16, bcast, Z1
-	VBROADCASTSS 2048(a_k), bcast
-	VFMADD231PS Z16, bcast, Z2
-	VBROADCASTSS 3072(a_k), bcast
-	VFMADD231PS Z16, bcast, Z3
-	VBROADCASTSS 4096(a_k), bcast
-	VFMADD231PS Z16, bcast, Z4
-	VBROADCASTSS 5120(a_k), bcast
-	VFMADD231PS Z16, bcast, Z5
-	VBROADCASTSS 6144(a_k), bcast
-	VFMADD231PS Z16, bcast, Z6
-	VBROADCASTSS 7168(a_k), bcast
-	VFMADD231PS Z16, bcast, Z7
-	VBROADCASTSS 8192(a_k), bcast
-	VFMADD231PS Z16, bcast, Z8
-	VBROADCASTSS 9216(a_k), bcast
-	VFMADD231PS Z16, bcast, Z9
-	VBROADCASTSS 10240(a_k), bcast
-	VFMADD231PS Z16, bcast, Z10
-	VBROADCASTSS 11264(a_k), bcast
-	VFMADD231PS Z16, bcast, Z11
-	VBROADCASTSS 12288(a_k), bcast
-	VFMADD231PS Z16, bcast, Z12
-	VBROADCASTSS 13312(a_k), bcast
-	VFMADD231PS Z16, bcast, Z13
-	VBROADCASTSS 14336(a_k), bcast
-	VFMADD231PS Z16, bcast, Z14
-	VBROADCASTSS 15360(a_k), bcast
-	VFMADD231PS Z16, bcast, Z15
-	ADDQ $4, a_k
-	ADDQ bstr, b_k
-	DECQ kleft
-	JNZ fcForwardVec_rows16_cols0_k
-	VMOVUPS Z0, K1, 0(c_row)(col*1)
-	VMOVUPS Z1, K1, 8(c_row)(col*1)
-	VMOVUPS Z2, K1, 16(c_row)(col*1)
-	VMOVUPS Z3, K1, 24(c_row)(col*1)
-	VMOVUPS Z4, K1, 32(c_row)(col*1)
-	VMOVUPS Z5, K1, 40(c_row)(col*1)
-	VMOVUPS Z6, K1, 48(c_row)(col*1)
-	VMOVUPS Z7, K1, 56(c_row)(col*1)
-	VMOVUPS Z8, K1, 64(c_row)(col*1)
-	VMOVUPS Z9, K1, 72(c_row)(col*1)
-	VMOVUPS Z10, K1, 80(c_row)(col*1)
-	VMOVUPS Z11, K1, 88(c_row)(col*1)
-	VMOVUPS Z12, K1, 96(c_row)(col*1)
-	VMOVUPS Z13, K1, 104(c_row)(col*1)
-	VMOVUPS Z14, K1, 112(c_row)(col*1)
-	VMOVUPS Z15, K1, 120(c_row)(col*1)
-	ADDQ $64, col
-	CMPQ col, ce+72(FP)
-	JLT fcForwardVec_rows16_cols0
-	ADDQ $16384, a_row
-	ADDQ $128, c_row
-	SUBQ $16, rows
-	CMPQ rows, $16
-	JGE fcForwardVec_rows16_loop
-	TESTQ rows, rows
-	JZ fcForwardVec_done
-	MOVQ $16, tmp // rows computed twice
-	SUBQ rows, tmp
-	MOVQ tmp, kleft
-	IMULQ $1024, tmp
-	SUBQ tmp, a_row
-	IMULQ $8, kleft
-	SUBQ kleft, c_row
-	MOVQ $16, rows
-	JMP fcForwardVec_rows16_loop
-
-fcForwardVec_rows1_loop:
-	TESTQ rows, rows
-	JZ fcForwardVec_done
-	XORQ col, col
-
-fcForwardVec_rows1_loop_cols0:
-	// 1 row × columns up to ce, 1 vectors at a time (the last one's tail masked)
-	MOVQ $0xffff, tmp
-	MOVQ tm+80(FP), kleft
-	LEAQ 64(col), a_k
-	CMPQ a_k, ce+72(FP)
-	CMOVQEQ kleft, tmp
-	KMOVW tmp, K1 // K1: the last vector's lanes (its tail in the last block)
-	MOVQ b+24(FP), tmp
-	VMOVUPS.Z 0(tmp)(col*1), K1, Z0
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ ks+40(FP), kleft
-
-fcForwardVec_rows1_loop_cols0_k:
-	VMOVUPS.Z 0(b_k), K1, Z1
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z1, bcast, Z0
-	ADDQ $4, a_k
-	ADDQ bstr, b_k
-	DECQ kleft
-	JNZ fcForwardVec_rows1_loop_cols0_k
-	VMOVUPS Z0, K1, 0(c_row)(col*1)
-	ADDQ $64, col
-	CMPQ col, ce+72(FP)
-	JLT fcForwardVec_rows1_loop_cols0
-	ADDQ $1024, a_row
-	ADDQ $8, c_row
-	DECQ rows
-	JMP fcForwardVec_rows1_loop
-
-fcForwardVec_done:
-	VZEROUPPER
-	RET
-#undef bcast
-
 // func fcForwardOneVecAVX2(y, x, w, b *float32, ks, sa, sb, sc, ce, tm, nr int)
 // Requires: AVX, AVX2, FMA3
 //
@@ -6478,104 +5857,6 @@ fcForwardOneVec_done:
 #undef bcast
 #undef mask
 
-// func fcForwardOneVecAVX512(y, x, w, b *float32, ks, sa, sb, sc, ce, tm, nr int)
-// Requires: AVX512F
-//
-// y[j] = b[j] + Σ_i x[i]·w[i][j]   i < 256, j < 2
-// Reference: fcForwardOneVecGo.
-#define bcast Z31 // A[r][k] in every lane
-TEXT ·fcForwardOneVecAVX512(SB), NOSPLIT, $0-88
-	MOVQ sb+48(FP), sbS
-	IMULQ $8, sbS
-	MOVQ sb+48(FP), sb3
-	IMULQ $3, sb3
-	MOVQ x+8(FP), a_row
-	MOVQ w+16(FP), b_base
-	MOVQ y+0(FP), c_row
-	MOVQ sb+48(FP), bstr
-	MOVQ tm+72(FP), tmp
-	KMOVW tmp, K1 // K1: tail lanes of the last column vector
-	MOVQ $1, rows
-
-fcForwardOneVec_rows1:
-	// 1 row × 1 vector from column vector 0, the last one masked, 8 accumulator sets
-	MOVQ b+24(FP), tmp
-	VMOVUPS.Z 0(tmp), K1, Z0
-	VXORPS Z1, Z1, Z1
-	VXORPS Z2, Z2, Z2
-	VXORPS Z3, Z3, Z3
-	VXORPS Z4, Z4, Z4
-	VXORPS Z5, Z5, Z5
-	VXORPS Z6, Z6, Z6
-	VXORPS Z7, Z7, Z7
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $31, kleft
-	LEAQ (b_k)(bstr*2), b_3
-	ADDQ bstr, b_3
-
-fcForwardOneVec_rows1_cols0_k:
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS 0(b_k), bcast, Z0
-	VBROADCASTSS 4(a_k), bcast
-	VFMADD231PS 0(b_k)(bstr*1), bcast, Z1
-	VBROADCASTSS 8(a_k), bcast
-	VFMADD231PS 0(b_k)(bstr*2), bcast, Z2
-	VBROADCASTSS 12(a_k), bcast
-	VFMADD231PS 0(b_3), bcast, Z3
-	VBROADCASTSS 16(a_k), bcast
-	VFMADD231PS 0(b_k)(bstr*4), bcast, Z4
-	VBROADCASTSS 20(a_k), bcast
-	VFMADD231PS 0(b_3)(bstr*2), bcast, Z5
-	VBROADCASTSS 24(a_k), bcast
-	VFMADD231PS 0(b_k)(sb3*2), bcast, Z6
-	VBROADCASTSS 28(a_k), bcast
-	VFMADD231PS 0(b_3)(bstr*4), bcast, Z7
-	ADDQ sbS, b_3
-	ADDQ $32, a_k
-	ADDQ sbS, b_k
-	DECQ kleft
-	JNZ fcForwardOneVec_rows1_cols0_k
-	// the last reduction steps
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS 0(b_k), bcast, Z0
-	ADDQ bstr, b_k
-	VBROADCASTSS 4(a_k), bcast
-	VFMADD231PS 0(b_k), bcast, K1, Z1
-	ADDQ bstr, b_k
-	VBROADCASTSS 8(a_k), bcast
-	VFMADD231PS 0(b_k), bcast, K1, Z2
-	ADDQ bstr, b_k
-	VBROADCASTSS 12(a_k), bcast
-	VFMADD231PS 0(b_k), bcast, K1, Z3
-	ADDQ bstr, b_k
-	VBROADCASTSS 16(a_k), bcast
-	VFMADD231PS 0(b_k), bcast, K1, Z4
-	ADDQ bstr, b_k
-	VBROADCASTSS 20(a_k), bcast
-	VFMADD231PS 0(b_k), bcast, K1, Z5
-	ADDQ bstr, b_k
-	VBROADCASTSS 24(a_k), bcast
-	VFMADD231PS 0(b_k), bcast, K1, Z6
-	ADDQ bstr, b_k
-	VBROADCASTSS 28(a_k), bcast
-	VFMADD231PS 0(b_k), bcast, K1, Z7
-	ADDQ bstr, b_k
-	// add up the partial sums of the interleaved accumulator sets
-	VADDPS Z1, Z0, Z0
-	VADDPS Z2, Z0, Z0
-	VADDPS Z3, Z0, Z0
-	VADDPS Z4, Z0, Z0
-	VADDPS Z5, Z0, Z0
-	VADDPS Z6, Z0, Z0
-	VADDPS Z7, Z0, Z0
-	VMOVUPS Z0, K1, 0(c_row)
-
-fcForwardOneVec_done:
-	VZEROUPPER
-	RET
-#undef bcast
-
 // func fcWeightGradVecWeightsAVX2(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 // Requires: AVX, AVX2, FMA3
 //
@@ -6649,121 +5930,6 @@ fcWeightGradVecWeights_done:
 	RET
 #undef bcast
 #undef mask
-
-// func fcWeightGradVecWeightsAVX512(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
-// Requires: AVX512F
-//
-// dw[i][j] += Σ_s x[s][i]·dy[s][j]   i < 256, j < 2, s < n
-// Reference: fcWeightGradVecGo.
-#define bcast Z31 // A[r][k] in every lane
-TEXT ·fcWeightGradVecWeightsAVX512(SB), NOSPLIT, $0-96
-	MOVQ x+16(FP), a_row
-	MOVQ dy+24(FP), b_base
-	MOVQ dw+0(FP), c_row
-	MOVQ sa+48(FP), astr
-	MOVQ sb+56(FP), bstr
-	MOVQ tm+80(FP), tmp
-	KMOVW tmp, K1 // K1: tail lanes of the last column vector
-	MOVQ nr+88(FP), rows
-
-fcWeightGradVecWeights_rows16_loop:
-	XORQ col, col
-
-fcWeightGradVecWeights_rows16_loop_cols0:
-	// 16 rows × columns up to ce, 1 vectors at a time (the last one's tail masked)
-	MOVQ $0xffff, tmp
-	MOVQ tm+80(FP), kleft
-	LEAQ 64(col), a_k
-	CMPQ a_k, ce+72(FP)
-	CMOVQEQ kleft, tmp
-	KMOVW tmp, K1 // K1: the last vector's lanes (its tail in the last block)
-	VMOVUPS.Z 0(c_row)(col*1), K1, Z0
-	VMOVUPS.Z 8(c_row)(col*1), K1, Z1
-	VMOVUPS.Z 16(c_row)(col*1), K1, Z2
-	VMOVUPS.Z 24(c_row)(col*1), K1, Z3
-	VMOVUPS.Z 32(c_row)(col*1), K1, Z4
-	VMOVUPS.Z 40(c_row)(col*1), K1, Z5
-	VMOVUPS.Z 48(c_row)(col*1), K1, Z6
-	VMOVUPS.Z 56(c_row)(col*1), K1, Z7
-	VMOVUPS.Z 64(c_row)(col*1), K1, Z8
-	VMOVUPS.Z 72(c_row)(col*1), K1, Z9
-	VMOVUPS.Z 80(c_row)(col*1), K1, Z10
-	VMOVUPS.Z 88(c_row)(col*1), K1, Z11
-	VMOVUPS.Z 96(c_row)(col*1), K1, Z12
-	VMOVUPS.Z 104(c_row)(col*1), K1, Z13
-	VMOVUPS.Z 112(c_row)(col*1), K1, Z14
-	VMOVUPS.Z 120(c_row)(col*1), K1, Z15
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ n+32(FP), kleft
-
-fcWeightGradVecWeights_rows16_loop_cols0_k:
-	VMOVUPS.Z 0(b_k), K1, Z16
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z16, bcast, Z0
-	VBROADCASTSS 4(a_k), bcast
-	VFMADD231PS Z16, bcast, Z1
-	VBROADCASTSS 8(a_k), bcast
-	VFMADD231PS Z16, bcast, Z2
-	VBROADCASTSS 12(a_k), bcast
-	VFMADD231PS Z16, bcast, Z3
-	VBROADCASTSS 16(a_k), bcast
-	VFMADD231PS Z16, bcast, Z4
-	VBROADCASTSS 20(a_k), bcast
-	VFMADD231PS Z16, bcast, Z5
-	VBROADCASTSS 24(a_k), bcast
-	VFMADD231PS Z16, bcast, Z6
-	VBROADCASTSS 28(a_k), bcast
-	VFMADD231PS Z16, bcast, Z7
-	VBROADCASTSS 32(a_k), bcast
-	VFMADD231PS Z16, bcast, Z8
-	VBROADCASTSS 36(a_k), bcast
-	VFMADD231PS Z16, bcast, Z9
-	VBROADCASTSS 40(a_k), bcast
-	VFMADD231PS Z16, bcast, Z10
-	VBROADCASTSS 44(a_k), bcast
-	VFMADD231PS Z16, bcast, Z11
-	VBROADCASTSS 48(a_k), bcast
-	VFMADD231PS Z16, bcast, Z12
-	VBROADCASTSS 52(a_k), bcast
-	VFMADD231PS Z16, bcast, Z13
-	VBROADCASTSS 56(a_k), bcast
-	VFMADD231PS Z16, bcast, Z14
-	VBROADCASTSS 60(a_k), bcast
-	VFMADD231PS Z16, bcast, Z15
-	ADDQ astr, a_k
-	ADDQ bstr, b_k
-	DECQ kleft
-	JNZ fcWeightGradVecWeights_rows16_loop_cols0_k
-	VMOVUPS Z0, K1, 0(c_row)(col*1)
-	VMOVUPS Z1, K1, 8(c_row)(col*1)
-	VMOVUPS Z2, K1, 16(c_row)(col*1)
-	VMOVUPS Z3, K1, 24(c_row)(col*1)
-	VMOVUPS Z4, K1, 32(c_row)(col*1)
-	VMOVUPS Z5, K1, 40(c_row)(col*1)
-	VMOVUPS Z6, K1, 48(c_row)(col*1)
-	VMOVUPS Z7, K1, 56(c_row)(col*1)
-	VMOVUPS Z8, K1, 64(c_row)(col*1)
-	VMOVUPS Z9, K1, 72(c_row)(col*1)
-	VMOVUPS Z10, K1, 80(c_row)(col*1)
-	VMOVUPS Z11, K1, 88(c_row)(col*1)
-	VMOVUPS Z12, K1, 96(c_row)(col*1)
-	VMOVUPS Z13, K1, 104(c_row)(col*1)
-	VMOVUPS Z14, K1, 112(c_row)(col*1)
-	VMOVUPS Z15, K1, 120(c_row)(col*1)
-	ADDQ $64, col
-	CMPQ col, ce+72(FP)
-	JLT fcWeightGradVecWeights_rows16_loop_cols0
-	ADDQ $64, a_row
-	ADDQ $128, c_row
-	SUBQ $16, rows
-	CMPQ rows, $16
-	JGE fcWeightGradVecWeights_rows16_loop
-
-fcWeightGradVecWeights_done:
-	VZEROUPPER
-	RET
-#undef bcast
 
 // func fcWeightGradVecBiasAVX2(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 // Requires: AVX, AVX2, FMA3
@@ -6932,56 +6098,6 @@ bn1AffineVec_pixel:
 	VZEROUPPER
 	RET
 
-// func bn1AffineVecAVX512(y, x, m, a, beta *float32, pixels, c4 int)
-// Requires: AVX512F
-//
-// y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   p < pixels, c < c4/4
-// Reference: bn1AffineVecGo.
-TEXT ·bn1AffineVecAVX512(SB), NOSPLIT, $0-56
-	MOVQ c4+48(FP), ch_c4
-	XORQ ch_cv, ch_cv
-
-bn1AffineVec_chan:
-	// K1: the vector's lanes; K2: its upper half's float64s
-	MOVQ ch_c4, ch_t
-	SUBQ ch_cv, ch_t
-	MOVL $0xffff, ch_p0
-	MOVL $0xff, ch_p1
-	CMPQ ch_t, $64
-	CMOVQLT ch_p1, ch_p0
-	KMOVW ch_p0, K1
-	MOVL $0xff, ch_p0
-	MOVL $0, ch_p1
-	CMOVQLT ch_p1, ch_p0
-	KMOVW ch_p0, K2
-	MOVQ m+16(FP), ch_t
-	VMOVUPS.Z (ch_t)(ch_cv*1), K1, Z31
-	MOVQ a+24(FP), ch_t
-	VMOVUPS.Z (ch_t)(ch_cv*1), K1, Z30
-	MOVQ beta+32(FP), ch_t
-	VMOVUPS.Z (ch_t)(ch_cv*1), K1, Z29
-	MOVQ y+0(FP), ch_p0
-	ADDQ ch_cv, ch_p0
-	MOVQ x+8(FP), ch_p1
-	ADDQ ch_cv, ch_p1
-	MOVQ pixels+40(FP), ch_left
-
-bn1AffineVec_pixel:
-	VMOVUPS.Z (ch_p1), K1, Z0
-	VSUBPS Z31, Z0, Z0
-	VMULPS Z30, Z0, Z0
-	VADDPS Z29, Z0, Z0
-	VMOVUPS Z0, K1, (ch_p0)
-	ADDQ ch_c4, ch_p0
-	ADDQ ch_c4, ch_p1
-	DECQ ch_left
-	JNZ bn1AffineVec_pixel
-	ADDQ $64, ch_cv
-	CMPQ ch_cv, ch_c4
-	JLT bn1AffineVec_chan
-	VZEROUPPER
-	RET
-
 // func bn1MomentsVecAVX2(x *float32, sum, sumSq *float64, pixels, c4 int)
 // Requires: AVX, AVX2, FMA3
 //
@@ -7023,64 +6139,6 @@ bn1MomentsVec_pixel:
 	VMOVUPD Y10, 0(ch_t)(ch_cv*2)
 	VMOVUPD Y11, 32(ch_t)(ch_cv*2)
 	ADDQ $32, ch_cv
-	CMPQ ch_cv, ch_c4
-	JLT bn1MomentsVec_chan
-	VZEROUPPER
-	RET
-
-// func bn1MomentsVecAVX512(x *float32, sum, sumSq *float64, pixels, c4 int)
-// Requires: AVX512F
-//
-// sum[c] += x[p][c]; sumSq[c] += x[p][c]² (float64)   p < pixels, c < c4/4
-// Reference: bn1MomentsVecGo.
-TEXT ·bn1MomentsVecAVX512(SB), NOSPLIT, $0-40
-	MOVQ c4+32(FP), ch_c4
-	XORQ ch_cv, ch_cv
-
-bn1MomentsVec_chan:
-	// K1: the vector's lanes; K2: its upper half's float64s
-	MOVQ ch_c4, ch_t
-	SUBQ ch_cv, ch_t
-	MOVL $0xffff, ch_p0
-	MOVL $0xff, ch_p1
-	CMPQ ch_t, $64
-	CMOVQLT ch_p1, ch_p0
-	KMOVW ch_p0, K1
-	MOVL $0xff, ch_p0
-	MOVL $0, ch_p1
-	CMOVQLT ch_p1, ch_p0
-	KMOVW ch_p0, K2
-	MOVQ sum+8(FP), ch_t
-	VMOVUPD 0(ch_t)(ch_cv*2), Z8
-	VMOVUPD.Z 64(ch_t)(ch_cv*2), K2, Z9
-	MOVQ sumSq+16(FP), ch_t
-	VMOVUPD 0(ch_t)(ch_cv*2), Z10
-	VMOVUPD.Z 64(ch_t)(ch_cv*2), K2, Z11
-	MOVQ x+0(FP), ch_p0
-	ADDQ ch_cv, ch_p0
-	MOVQ pixels+24(FP), ch_left
-
-bn1MomentsVec_pixel:
-	VMOVUPS.Z (ch_p0), K1, Z0
-	VCVTPS2PD Y0, Z1
-	VEXTRACTF64X4 $1, Z0, Y2
-	VCVTPS2PD Y2, Z2
-	VADDPD Z1, Z8, Z8
-	VMULPD Z1, Z1, Z1
-	VADDPD Z1, Z10, Z10
-	VADDPD Z2, Z9, Z9
-	VMULPD Z2, Z2, Z2
-	VADDPD Z2, Z11, Z11
-	ADDQ ch_c4, ch_p0
-	DECQ ch_left
-	JNZ bn1MomentsVec_pixel
-	MOVQ sum+8(FP), ch_t
-	VMOVUPD Z8, 0(ch_t)(ch_cv*2)
-	VMOVUPD Z9, K2, 64(ch_t)(ch_cv*2)
-	MOVQ sumSq+16(FP), ch_t
-	VMOVUPD Z10, 0(ch_t)(ch_cv*2)
-	VMOVUPD Z11, K2, 64(ch_t)(ch_cv*2)
-	ADDQ $64, ch_cv
 	CMPQ ch_cv, ch_c4
 	JLT bn1MomentsVec_chan
 	VZEROUPPER
@@ -7139,71 +6197,6 @@ bn1SumsVec_pixel:
 	VZEROUPPER
 	RET
 
-// func bn1SumsVecAVX512(x, dy *float32, sumDy, sumDyX *float64, pixels, c4 int)
-// Requires: AVX512F
-//
-// sumDy[c] += dy[p][c]; sumDyX[c] += dy[p][c]·x[p][c] (float64)   p < pixels, c < c4/4
-// Reference: bn1SumsVecGo.
-TEXT ·bn1SumsVecAVX512(SB), NOSPLIT, $0-48
-	MOVQ c4+40(FP), ch_c4
-	XORQ ch_cv, ch_cv
-
-bn1SumsVec_chan:
-	// K1: the vector's lanes; K2: its upper half's float64s
-	MOVQ ch_c4, ch_t
-	SUBQ ch_cv, ch_t
-	MOVL $0xffff, ch_p0
-	MOVL $0xff, ch_p1
-	CMPQ ch_t, $64
-	CMOVQLT ch_p1, ch_p0
-	KMOVW ch_p0, K1
-	MOVL $0xff, ch_p0
-	MOVL $0, ch_p1
-	CMOVQLT ch_p1, ch_p0
-	KMOVW ch_p0, K2
-	MOVQ sumDy+16(FP), ch_t
-	VMOVUPD 0(ch_t)(ch_cv*2), Z8
-	VMOVUPD.Z 64(ch_t)(ch_cv*2), K2, Z9
-	MOVQ sumDyX+24(FP), ch_t
-	VMOVUPD 0(ch_t)(ch_cv*2), Z10
-	VMOVUPD.Z 64(ch_t)(ch_cv*2), K2, Z11
-	MOVQ x+0(FP), ch_p0
-	ADDQ ch_cv, ch_p0
-	MOVQ dy+8(FP), ch_p1
-	ADDQ ch_cv, ch_p1
-	MOVQ pixels+32(FP), ch_left
-
-bn1SumsVec_pixel:
-	VMOVUPS.Z (ch_p1), K1, Z0
-	VMOVUPS.Z (ch_p0), K1, Z3
-	VCVTPS2PD Y0, Z1
-	VEXTRACTF64X4 $1, Z0, Y2
-	VCVTPS2PD Y2, Z2
-	VCVTPS2PD Y3, Z4
-	VEXTRACTF64X4 $1, Z3, Y5
-	VCVTPS2PD Y5, Z5
-	VADDPD Z1, Z8, Z8
-	VMULPD Z4, Z1, Z4
-	VADDPD Z4, Z10, Z10
-	VADDPD Z2, Z9, Z9
-	VMULPD Z5, Z2, Z5
-	VADDPD Z5, Z11, Z11
-	ADDQ ch_c4, ch_p0
-	ADDQ ch_c4, ch_p1
-	DECQ ch_left
-	JNZ bn1SumsVec_pixel
-	MOVQ sumDy+16(FP), ch_t
-	VMOVUPD Z8, 0(ch_t)(ch_cv*2)
-	VMOVUPD Z9, K2, 64(ch_t)(ch_cv*2)
-	MOVQ sumDyX+24(FP), ch_t
-	VMOVUPD Z10, 0(ch_t)(ch_cv*2)
-	VMOVUPD Z11, K2, 64(ch_t)(ch_cv*2)
-	ADDQ $64, ch_cv
-	CMPQ ch_cv, ch_c4
-	JLT bn1SumsVec_chan
-	VZEROUPPER
-	RET
-
 // func bn1NormGradVecAVX2(dx, dy, x, k, u, v, m *float32, pixels, c4 int)
 // Requires: AVX, AVX2, FMA3
 //
@@ -7250,64 +6243,6 @@ bn1NormGradVec_pixel:
 	VZEROUPPER
 	RET
 
-// func bn1NormGradVecAVX512(dx, dy, x, k, u, v, m *float32, pixels, c4 int)
-// Requires: AVX512F
-//
-// dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   p < pixels, c < c4/4
-// Reference: bn1NormGradVecGo.
-TEXT ·bn1NormGradVecAVX512(SB), NOSPLIT, $0-72
-	MOVQ c4+64(FP), ch_c4
-	XORQ ch_cv, ch_cv
-
-bn1NormGradVec_chan:
-	// K1: the vector's lanes; K2: its upper half's float64s
-	MOVQ ch_c4, ch_t
-	SUBQ ch_cv, ch_t
-	MOVL $0xffff, ch_p0
-	MOVL $0xff, ch_p1
-	CMPQ ch_t, $64
-	CMOVQLT ch_p1, ch_p0
-	KMOVW ch_p0, K1
-	MOVL $0xff, ch_p0
-	MOVL $0, ch_p1
-	CMOVQLT ch_p1, ch_p0
-	KMOVW ch_p0, K2
-	MOVQ k+24(FP), ch_t
-	VMOVUPS.Z (ch_t)(ch_cv*1), K1, Z31
-	MOVQ u+32(FP), ch_t
-	VMOVUPS.Z (ch_t)(ch_cv*1), K1, Z30
-	MOVQ v+40(FP), ch_t
-	VMOVUPS.Z (ch_t)(ch_cv*1), K1, Z29
-	MOVQ m+48(FP), ch_t
-	VMOVUPS.Z (ch_t)(ch_cv*1), K1, Z28
-	MOVQ dx+0(FP), ch_p0
-	ADDQ ch_cv, ch_p0
-	MOVQ dy+8(FP), ch_p1
-	ADDQ ch_cv, ch_p1
-	MOVQ x+16(FP), ch_p2
-	ADDQ ch_cv, ch_p2
-	MOVQ pixels+56(FP), ch_left
-
-bn1NormGradVec_pixel:
-	VMOVUPS.Z (ch_p1), K1, Z0
-	VMOVUPS.Z (ch_p2), K1, Z1
-	VMULPS Z31, Z0, Z0
-	VSUBPS Z28, Z1, Z1
-	VMULPS Z30, Z1, Z1
-	VADDPS Z1, Z0, Z0
-	VADDPS Z29, Z0, Z0
-	VMOVUPS Z0, K1, (ch_p0)
-	ADDQ ch_c4, ch_p0
-	ADDQ ch_c4, ch_p1
-	ADDQ ch_c4, ch_p2
-	DECQ ch_left
-	JNZ bn1NormGradVec_pixel
-	ADDQ $64, ch_cv
-	CMPQ ch_cv, ch_c4
-	JLT bn1NormGradVec_chan
-	VZEROUPPER
-	RET
-
 // func bn1AffineReLUVecAVX2(y, x, m, a, beta *float32, pixels, c4 int)
 // Requires: AVX, AVX2, FMA3
 //
@@ -7349,17 +6284,16 @@ bn1AffineReLUVec_pixel:
 	VZEROUPPER
 	RET
 
-// func bn1AffineReLUVecAVX512(y, x, m, a, beta *float32, pixels, c4 int)
+// func pw1_bnAffineVecAVX512(y, x, m, a, beta *float32, pixels, c4 int)
 // Requires: AVX512F
 //
-// y[p][c] = max((x[p][c] − m[c])·a[c] + beta[c], 0) (NaN kept, −0 made +0)   p < pixels, c < c4/4
-// Reference: bn1AffineReLUVecGo.
-TEXT ·bn1AffineReLUVecAVX512(SB), NOSPLIT, $0-56
+// y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   p < pixels, c < c4/4
+// Reference: pw1_bnAffineVecGo.
+TEXT ·pw1_bnAffineVecAVX512(SB), NOSPLIT, $0-56
 	MOVQ c4+48(FP), ch_c4
 	XORQ ch_cv, ch_cv
-	VXORPS Z1, Z1, Z1
 
-bn1AffineReLUVec_chan:
+pw1_bnAffineVec_chan:
 	// K1: the vector's lanes; K2: its upper half's float64s
 	MOVQ ch_c4, ch_t
 	SUBQ ch_cv, ch_t
@@ -7384,7 +6318,239 @@ bn1AffineReLUVec_chan:
 	ADDQ ch_cv, ch_p1
 	MOVQ pixels+40(FP), ch_left
 
-bn1AffineReLUVec_pixel:
+pw1_bnAffineVec_pixel:
+	VMOVUPS.Z (ch_p1), K1, Z0
+	VSUBPS Z31, Z0, Z0
+	VMULPS Z30, Z0, Z0
+	VADDPS Z29, Z0, Z0
+	VMOVUPS Z0, K1, (ch_p0)
+	ADDQ ch_c4, ch_p0
+	ADDQ ch_c4, ch_p1
+	DECQ ch_left
+	JNZ pw1_bnAffineVec_pixel
+	ADDQ $64, ch_cv
+	CMPQ ch_cv, ch_c4
+	JLT pw1_bnAffineVec_chan
+	VZEROUPPER
+	RET
+
+// func pw1_bnMomentsVecAVX512(x *float32, sum, sumSq *float64, pixels, c4 int)
+// Requires: AVX512F
+//
+// sum[c] += x[p][c]; sumSq[c] += x[p][c]² (float64)   p < pixels, c < c4/4
+// Reference: pw1_bnMomentsVecGo.
+TEXT ·pw1_bnMomentsVecAVX512(SB), NOSPLIT, $0-40
+	MOVQ c4+32(FP), ch_c4
+	XORQ ch_cv, ch_cv
+
+pw1_bnMomentsVec_chan:
+	// K1: the vector's lanes; K2: its upper half's float64s
+	MOVQ ch_c4, ch_t
+	SUBQ ch_cv, ch_t
+	MOVL $0xffff, ch_p0
+	MOVL $0xff, ch_p1
+	CMPQ ch_t, $64
+	CMOVQLT ch_p1, ch_p0
+	KMOVW ch_p0, K1
+	MOVL $0xff, ch_p0
+	MOVL $0, ch_p1
+	CMOVQLT ch_p1, ch_p0
+	KMOVW ch_p0, K2
+	MOVQ sum+8(FP), ch_t
+	VMOVUPD 0(ch_t)(ch_cv*2), Z8
+	VMOVUPD.Z 64(ch_t)(ch_cv*2), K2, Z9
+	MOVQ sumSq+16(FP), ch_t
+	VMOVUPD 0(ch_t)(ch_cv*2), Z10
+	VMOVUPD.Z 64(ch_t)(ch_cv*2), K2, Z11
+	MOVQ x+0(FP), ch_p0
+	ADDQ ch_cv, ch_p0
+	MOVQ pixels+24(FP), ch_left
+
+pw1_bnMomentsVec_pixel:
+	VMOVUPS.Z (ch_p0), K1, Z0
+	VCVTPS2PD Y0, Z1
+	VEXTRACTF64X4 $1, Z0, Y2
+	VCVTPS2PD Y2, Z2
+	VADDPD Z1, Z8, Z8
+	VMULPD Z1, Z1, Z1
+	VADDPD Z1, Z10, Z10
+	VADDPD Z2, Z9, Z9
+	VMULPD Z2, Z2, Z2
+	VADDPD Z2, Z11, Z11
+	ADDQ ch_c4, ch_p0
+	DECQ ch_left
+	JNZ pw1_bnMomentsVec_pixel
+	MOVQ sum+8(FP), ch_t
+	VMOVUPD Z8, 0(ch_t)(ch_cv*2)
+	VMOVUPD Z9, K2, 64(ch_t)(ch_cv*2)
+	MOVQ sumSq+16(FP), ch_t
+	VMOVUPD Z10, 0(ch_t)(ch_cv*2)
+	VMOVUPD Z11, K2, 64(ch_t)(ch_cv*2)
+	ADDQ $64, ch_cv
+	CMPQ ch_cv, ch_c4
+	JLT pw1_bnMomentsVec_chan
+	VZEROUPPER
+	RET
+
+// func pw1_bnSumsVecAVX512(x, dy *float32, sumDy, sumDyX *float64, pixels, c4 int)
+// Requires: AVX512F
+//
+// sumDy[c] += dy[p][c]; sumDyX[c] += dy[p][c]·x[p][c] (float64)   p < pixels, c < c4/4
+// Reference: pw1_bnSumsVecGo.
+TEXT ·pw1_bnSumsVecAVX512(SB), NOSPLIT, $0-48
+	MOVQ c4+40(FP), ch_c4
+	XORQ ch_cv, ch_cv
+
+pw1_bnSumsVec_chan:
+	// K1: the vector's lanes; K2: its upper half's float64s
+	MOVQ ch_c4, ch_t
+	SUBQ ch_cv, ch_t
+	MOVL $0xffff, ch_p0
+	MOVL $0xff, ch_p1
+	CMPQ ch_t, $64
+	CMOVQLT ch_p1, ch_p0
+	KMOVW ch_p0, K1
+	MOVL $0xff, ch_p0
+	MOVL $0, ch_p1
+	CMOVQLT ch_p1, ch_p0
+	KMOVW ch_p0, K2
+	MOVQ sumDy+16(FP), ch_t
+	VMOVUPD 0(ch_t)(ch_cv*2), Z8
+	VMOVUPD.Z 64(ch_t)(ch_cv*2), K2, Z9
+	MOVQ sumDyX+24(FP), ch_t
+	VMOVUPD 0(ch_t)(ch_cv*2), Z10
+	VMOVUPD.Z 64(ch_t)(ch_cv*2), K2, Z11
+	MOVQ x+0(FP), ch_p0
+	ADDQ ch_cv, ch_p0
+	MOVQ dy+8(FP), ch_p1
+	ADDQ ch_cv, ch_p1
+	MOVQ pixels+32(FP), ch_left
+
+pw1_bnSumsVec_pixel:
+	VMOVUPS.Z (ch_p1), K1, Z0
+	VMOVUPS.Z (ch_p0), K1, Z3
+	VCVTPS2PD Y0, Z1
+	VEXTRACTF64X4 $1, Z0, Y2
+	VCVTPS2PD Y2, Z2
+	VCVTPS2PD Y3, Z4
+	VEXTRACTF64X4 $1, Z3, Y5
+	VCVTPS2PD Y5, Z5
+	VADDPD Z1, Z8, Z8
+	VMULPD Z4, Z1, Z4
+	VADDPD Z4, Z10, Z10
+	VADDPD Z2, Z9, Z9
+	VMULPD Z5, Z2, Z5
+	VADDPD Z5, Z11, Z11
+	ADDQ ch_c4, ch_p0
+	ADDQ ch_c4, ch_p1
+	DECQ ch_left
+	JNZ pw1_bnSumsVec_pixel
+	MOVQ sumDy+16(FP), ch_t
+	VMOVUPD Z8, 0(ch_t)(ch_cv*2)
+	VMOVUPD Z9, K2, 64(ch_t)(ch_cv*2)
+	MOVQ sumDyX+24(FP), ch_t
+	VMOVUPD Z10, 0(ch_t)(ch_cv*2)
+	VMOVUPD Z11, K2, 64(ch_t)(ch_cv*2)
+	ADDQ $64, ch_cv
+	CMPQ ch_cv, ch_c4
+	JLT pw1_bnSumsVec_chan
+	VZEROUPPER
+	RET
+
+// func pw1_bnNormGradVecAVX512(dx, dy, x, k, u, v, m *float32, pixels, c4 int)
+// Requires: AVX512F
+//
+// dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   p < pixels, c < c4/4
+// Reference: pw1_bnNormGradVecGo.
+TEXT ·pw1_bnNormGradVecAVX512(SB), NOSPLIT, $0-72
+	MOVQ c4+64(FP), ch_c4
+	XORQ ch_cv, ch_cv
+
+pw1_bnNormGradVec_chan:
+	// K1: the vector's lanes; K2: its upper half's float64s
+	MOVQ ch_c4, ch_t
+	SUBQ ch_cv, ch_t
+	MOVL $0xffff, ch_p0
+	MOVL $0xff, ch_p1
+	CMPQ ch_t, $64
+	CMOVQLT ch_p1, ch_p0
+	KMOVW ch_p0, K1
+	MOVL $0xff, ch_p0
+	MOVL $0, ch_p1
+	CMOVQLT ch_p1, ch_p0
+	KMOVW ch_p0, K2
+	MOVQ k+24(FP), ch_t
+	VMOVUPS.Z (ch_t)(ch_cv*1), K1, Z31
+	MOVQ u+32(FP), ch_t
+	VMOVUPS.Z (ch_t)(ch_cv*1), K1, Z30
+	MOVQ v+40(FP), ch_t
+	VMOVUPS.Z (ch_t)(ch_cv*1), K1, Z29
+	MOVQ m+48(FP), ch_t
+	VMOVUPS.Z (ch_t)(ch_cv*1), K1, Z28
+	MOVQ dx+0(FP), ch_p0
+	ADDQ ch_cv, ch_p0
+	MOVQ dy+8(FP), ch_p1
+	ADDQ ch_cv, ch_p1
+	MOVQ x+16(FP), ch_p2
+	ADDQ ch_cv, ch_p2
+	MOVQ pixels+56(FP), ch_left
+
+pw1_bnNormGradVec_pixel:
+	VMOVUPS.Z (ch_p1), K1, Z0
+	VMOVUPS.Z (ch_p2), K1, Z1
+	VMULPS Z31, Z0, Z0
+	VSUBPS Z28, Z1, Z1
+	VMULPS Z30, Z1, Z1
+	VADDPS Z1, Z0, Z0
+	VADDPS Z29, Z0, Z0
+	VMOVUPS Z0, K1, (ch_p0)
+	ADDQ ch_c4, ch_p0
+	ADDQ ch_c4, ch_p1
+	ADDQ ch_c4, ch_p2
+	DECQ ch_left
+	JNZ pw1_bnNormGradVec_pixel
+	ADDQ $64, ch_cv
+	CMPQ ch_cv, ch_c4
+	JLT pw1_bnNormGradVec_chan
+	VZEROUPPER
+	RET
+
+// func pw1_bnAffineReLUVecAVX512(y, x, m, a, beta *float32, pixels, c4 int)
+// Requires: AVX512F
+//
+// y[p][c] = max((x[p][c] − m[c])·a[c] + beta[c], 0) (NaN kept, −0 made +0)   p < pixels, c < c4/4
+// Reference: pw1_bnAffineReLUVecGo.
+TEXT ·pw1_bnAffineReLUVecAVX512(SB), NOSPLIT, $0-56
+	MOVQ c4+48(FP), ch_c4
+	XORQ ch_cv, ch_cv
+	VXORPS Z1, Z1, Z1
+
+pw1_bnAffineReLUVec_chan:
+	// K1: the vector's lanes; K2: its upper half's float64s
+	MOVQ ch_c4, ch_t
+	SUBQ ch_cv, ch_t
+	MOVL $0xffff, ch_p0
+	MOVL $0xff, ch_p1
+	CMPQ ch_t, $64
+	CMOVQLT ch_p1, ch_p0
+	KMOVW ch_p0, K1
+	MOVL $0xff, ch_p0
+	MOVL $0, ch_p1
+	CMOVQLT ch_p1, ch_p0
+	KMOVW ch_p0, K2
+	MOVQ m+16(FP), ch_t
+	VMOVUPS.Z (ch_t)(ch_cv*1), K1, Z31
+	MOVQ a+24(FP), ch_t
+	VMOVUPS.Z (ch_t)(ch_cv*1), K1, Z30
+	MOVQ beta+32(FP), ch_t
+	VMOVUPS.Z (ch_t)(ch_cv*1), K1, Z29
+	MOVQ y+0(FP), ch_p0
+	ADDQ ch_cv, ch_p0
+	MOVQ x+8(FP), ch_p1
+	ADDQ ch_cv, ch_p1
+	MOVQ pixels+40(FP), ch_left
+
+pw1_bnAffineReLUVec_pixel:
 	VMOVUPS.Z (ch_p1), K1, Z0
 	VSUBPS Z31, Z0, Z0
 	VMULPS Z30, Z0, Z0
@@ -7395,10 +6561,10 @@ bn1AffineReLUVec_pixel:
 	ADDQ ch_c4, ch_p0
 	ADDQ ch_c4, ch_p1
 	DECQ ch_left
-	JNZ bn1AffineReLUVec_pixel
+	JNZ pw1_bnAffineReLUVec_pixel
 	ADDQ $64, ch_cv
 	CMPQ ch_cv, ch_c4
-	JLT bn1AffineReLUVec_chan
+	JLT pw1_bnAffineReLUVec_chan
 	VZEROUPPER
 	RET
 
