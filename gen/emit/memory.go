@@ -139,7 +139,7 @@ func EstimateMemory(n *ir.Network) (Memory, error) {
 }
 
 // sampleBytes is the size of one sample's share of the tile buffers: the
-// input, every stage's output, and the gradients, partial gradients,
+// input, every stage's output, and the gradients (gradLayout's fields), partial gradients,
 // max pooling indexes and dropout masks that the model keeps (the fields of
 // tileBuffers that have a Tile dimension).
 func (p *plan) sampleBytes() int64 {
@@ -150,15 +150,16 @@ func (p *plan) sampleBytes() int64 {
 		if s.layer.Kind == runtime.MaxPool {
 			floats += size // int32 indexes
 		}
-		if p.gradNeeded(s.out) {
-			floats += size
-		}
 		if s.out.partial {
 			floats += size
 		}
 		if s.layer.Kind == runtime.Dropout {
 			floats += size
 		}
+	}
+	slots, _ := p.gradLayout()
+	for _, s := range slots {
+		floats += int64(s.size)
 	}
 	return 4 * floats
 }

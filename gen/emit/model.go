@@ -2,6 +2,7 @@ package emit
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/cnngen/cnngen/runtime"
 	"github.com/dave/jennifer/jen"
@@ -72,10 +73,20 @@ func (p *plan) modelFile(f *jen.File) {
 				jen.Id(s.base+"Arg").Index(jen.Id("Tile").Op("*").Lit(s.out.size)).Int32())
 		}
 	}
+	_, slotOf := p.gradLayout()
+	declared := map[*gradSlot]bool{}
 	for _, s := range p.stages {
-		if p.gradNeeded(s.out) {
-			fields = append(fields, jen.Comment(wrapDoc(fmt.Sprintf("%sGrad is the gradient of the loss with respect to %sOut.", s.base, s.base))),
-				jen.Id(s.base+"Grad").Add(tileType(s.out.size)))
+		if slot := slotOf[s.out]; p.gradNeeded(s.out) && !declared[slot] {
+			declared[slot] = true
+			doc := fmt.Sprintf("%s is the gradient of the loss with respect to %sOut.", slot.field, s.base)
+			if len(slot.bufs) > 1 {
+				var outs []string
+				for _, b := range slot.bufs {
+					outs = append(outs, b.field+"Out")
+				}
+				doc = fmt.Sprintf("%s holds the gradient of the loss with respect to each of %s in turn: the backward pass never needs two of them at once.", slot.field, strings.Join(outs, ", "))
+			}
+			fields = append(fields, jen.Comment(wrapDoc(doc)), jen.Id(slot.field).Add(tileType(s.out.size)))
 		}
 		if s.out.partial {
 			fields = append(fields, jen.Comment(wrapDoc(fmt.Sprintf("%sPartial receives one consumer's share of the gradient with respect to %sOut, which is then added to %sGrad: %s feeds several layers.", s.base, s.base, s.base, s.layer.Name))),

@@ -113,6 +113,9 @@ type plan struct {
 	// sumVector says which whole-map average poolings sum on gen/asm's
 	// ChannelSum (see planVector).
 	sumVector map[*stage]bool
+	// gradSlots and gradSlotOf cache gradLayout.
+	gradSlots  []*gradSlot
+	gradSlotOf map[*buffer]*gradSlot
 }
 
 // lowerFirst returns name with its first letter lower-cased, so that

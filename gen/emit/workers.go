@@ -156,9 +156,9 @@ func (p *plan) runMethods(f *jen.File) {
 		}
 		return jen.Parens(ptrFloatArr(b.size)).Parens(src.Index(jen.Empty(), jen.Lit(b.size)))
 	}
-	gradArr := func(b *buffer) *jen.Statement { return jen.Op("&").Add(root()).Dot(b.field + "Grad") }
+	gradArr := func(b *buffer) *jen.Statement { return jen.Op("&").Add(root()).Dot(p.gradField(b)) }
 	gradSlice := func(b *buffer) *jen.Statement {
-		return root().Dot(b.field+"Grad").Index(jen.Empty(), id("n").Op("*").Lit(b.size))
+		return root().Dot(p.gradField(b)).Index(jen.Empty(), id("n").Op("*").Lit(b.size))
 	}
 	param := func(set string, i int) *jen.Statement { return jen.Op("&").Id(set).Dot(p.params[i]) }
 	// vecBias is the bias argument of a vector kernel (set "p") or its
@@ -282,7 +282,7 @@ func (p *plan) runMethods(f *jen.File) {
 	}
 	inGradSlice := func(s *stage, k int) *jen.Statement {
 		b := s.ins[k]
-		field := b.field + "Grad"
+		field := p.gradField(b)
 		if s.partial[k] {
 			field = b.field + "Partial"
 		}
@@ -294,7 +294,7 @@ func (p *plan) runMethods(f *jen.File) {
 		for k, b := range s.ins {
 			if s.inGrads[k] && s.partial[k] {
 				code = append(code, id("addInto").Call(
-					root().Dot(b.field+"Grad").Index(jen.Empty(), id("n").Op("*").Lit(b.size)),
+					root().Dot(p.gradField(b)).Index(jen.Empty(), id("n").Op("*").Lit(b.size)),
 					inGradSlice(s, k)))
 			}
 		}
@@ -332,7 +332,7 @@ func (p *plan) runMethods(f *jen.File) {
 			var code []jen.Code
 			for k := range s.ins {
 				if s.inGrads[k] {
-					code = append(code, jen.Copy(inGradSlice(s, k), root().Dot(s.out.field+"Grad").Index(jen.Empty(), id("n").Op("*").Lit(s.out.size))))
+					code = append(code, jen.Copy(inGradSlice(s, k), root().Dot(p.gradField(s.out)).Index(jen.Empty(), id("n").Op("*").Lit(s.out.size))))
 				}
 			}
 			return append(code, addPartials(s)...)
@@ -437,7 +437,7 @@ func (p *plan) runMethods(f *jen.File) {
 	)
 
 	logitsOut := id("w").Dot("buf").Dot(p.logits.field + "Out")
-	logitsGrad := id("w").Dot("buf").Dot(p.logits.field + "Grad")
+	logitsGrad := id("w").Dot("buf").Dot(p.gradField(p.logits))
 	// forwardCall runs the tile t of k samples forward on the parameters.
 	forwardCall := func(tr jen.Code) *jen.Statement {
 		return id("w").Dot("forward").Call(jen.Op("&").Id("j").Dot("m").Dot("params"), id("j").Dot("vec"), id("k"), id("t"), p.trArg(tr))
@@ -642,7 +642,7 @@ func (p *plan) runMethods(f *jen.File) {
 				return []jen.Code{jen.If(id("vec")).Block(vecBackward(s)...).Else().Block(goBackward(s)...)}
 			},
 			inArr: inArr, gradArr: gradArr, inGradArr: inGradArr, addPartials: addPartials,
-			loss: lossFor(id("b").Dot(p.logits.field+"Out"), id("b").Dot(p.logits.field+"Grad"), "n"),
+			loss: lossFor(id("b").Dot(p.logits.field+"Out"), id("b").Dot(p.gradField(p.logits)), "n"),
 		})
 		bufRoot, bnTrain = id("w").Dot("buf"), false
 	} else {

@@ -238,64 +238,16 @@ type tileBuffers struct {
 	poolOut [Tile * 64]float32
 	// fcOut is the output of fc (dense 64 → 12).
 	fcOut [Tile * 12]float32
-	// conv1Grad is the gradient of the loss with respect to conv1Out.
-	conv1Grad [Tile * 8000]float32
-	// bn1Grad is the gradient of the loss with respect to bn1Out.
-	bn1Grad [Tile * 8000]float32
-	// relu1Grad is the gradient of the loss with respect to relu1Out.
-	relu1Grad [Tile * 8000]float32
-	// dropout1Grad is the gradient of the loss with respect to dropout1Out.
-	dropout1Grad [Tile * 8000]float32
-	// dw1Grad is the gradient of the loss with respect to dw1Out.
-	dw1Grad [Tile * 8000]float32
-	// dw1_bnGrad is the gradient of the loss with respect to dw1_bnOut.
-	dw1_bnGrad [Tile * 8000]float32
-	// dw1_reluGrad is the gradient of the loss with respect to dw1_reluOut.
-	dw1_reluGrad [Tile * 8000]float32
-	// pw1Grad is the gradient of the loss with respect to pw1Out.
-	pw1Grad [Tile * 8000]float32
-	// pw1_bnGrad is the gradient of the loss with respect to pw1_bnOut.
-	pw1_bnGrad [Tile * 8000]float32
-	// pw1_reluGrad is the gradient of the loss with respect to pw1_reluOut.
-	pw1_reluGrad [Tile * 8000]float32
-	// dw2Grad is the gradient of the loss with respect to dw2Out.
-	dw2Grad [Tile * 8000]float32
-	// dw2_bnGrad is the gradient of the loss with respect to dw2_bnOut.
-	dw2_bnGrad [Tile * 8000]float32
-	// dw2_reluGrad is the gradient of the loss with respect to dw2_reluOut.
-	dw2_reluGrad [Tile * 8000]float32
-	// pw2Grad is the gradient of the loss with respect to pw2Out.
-	pw2Grad [Tile * 8000]float32
-	// pw2_bnGrad is the gradient of the loss with respect to pw2_bnOut.
-	pw2_bnGrad [Tile * 8000]float32
-	// pw2_reluGrad is the gradient of the loss with respect to pw2_reluOut.
-	pw2_reluGrad [Tile * 8000]float32
-	// dw3Grad is the gradient of the loss with respect to dw3Out.
-	dw3Grad [Tile * 8000]float32
-	// dw3_bnGrad is the gradient of the loss with respect to dw3_bnOut.
-	dw3_bnGrad [Tile * 8000]float32
-	// dw3_reluGrad is the gradient of the loss with respect to dw3_reluOut.
-	dw3_reluGrad [Tile * 8000]float32
-	// pw3Grad is the gradient of the loss with respect to pw3Out.
-	pw3Grad [Tile * 8000]float32
-	// pw3_bnGrad is the gradient of the loss with respect to pw3_bnOut.
-	pw3_bnGrad [Tile * 8000]float32
-	// pw3_reluGrad is the gradient of the loss with respect to pw3_reluOut.
-	pw3_reluGrad [Tile * 8000]float32
-	// dw4Grad is the gradient of the loss with respect to dw4Out.
-	dw4Grad [Tile * 8000]float32
-	// dw4_bnGrad is the gradient of the loss with respect to dw4_bnOut.
-	dw4_bnGrad [Tile * 8000]float32
-	// dw4_reluGrad is the gradient of the loss with respect to dw4_reluOut.
-	dw4_reluGrad [Tile * 8000]float32
-	// pw4Grad is the gradient of the loss with respect to pw4Out.
-	pw4Grad [Tile * 8000]float32
-	// pw4_bnGrad is the gradient of the loss with respect to pw4_bnOut.
-	pw4_bnGrad [Tile * 8000]float32
-	// pw4_reluGrad is the gradient of the loss with respect to pw4_reluOut.
-	pw4_reluGrad [Tile * 8000]float32
-	// dropout2Grad is the gradient of the loss with respect to dropout2Out.
-	dropout2Grad [Tile * 8000]float32
+	// grads0 holds the gradient of the loss with respect to each of dropout2Out,
+	// pw4_bnOut, dw4_reluOut, dw4Out, pw3_bnOut, dw3_reluOut, dw3Out, pw2_bnOut,
+	// dw2_reluOut, dw2Out, pw1_bnOut, dw1_reluOut, dw1Out, relu1Out, conv1Out in
+	// turn: the backward pass never needs two of them at once.
+	grads0 [Tile * 8000]float32
+	// grads1 holds the gradient of the loss with respect to each of pw4_reluOut,
+	// pw4Out, dw4_bnOut, pw3_reluOut, pw3Out, dw3_bnOut, pw2_reluOut, pw2Out,
+	// dw2_bnOut, pw1_reluOut, pw1Out, dw1_bnOut, dropout1Out, bn1Out in turn: the
+	// backward pass never needs two of them at once.
+	grads1 [Tile * 8000]float32
 	// poolGrad is the gradient of the loss with respect to poolOut.
 	poolGrad [Tile * 64]float32
 	// fcGrad is the gradient of the loss with respect to fcOut.
@@ -1883,123 +1835,123 @@ func (w *worker) backwardTiles(j job) (loss float64, correct int) {
 			} else {
 				fcBackward(n, &b.poolOut, &b.fcOut, &b.fcGrad, &b.poolGrad, &p.fcWeight, &g.fcWeight, &g.fcBias)
 			}
-			poolBackward(n, &b.poolGrad, &b.dropout2Grad)
-			dropout2Backward(n, &b.dropout2Mask, &b.dropout2Grad, &b.pw4_reluGrad)
-			pw4_reluBackward(n, &b.pw4_reluOut, &b.pw4_reluGrad, &b.pw4_bnGrad)
-			pw4_bnSums(n, &b.pw4Out, &b.pw4_bnGrad, &w.sums.pw4_bnSum, &w.sums.pw4_bnSumSq)
+			poolBackward(n, &b.poolGrad, &b.grads0)
+			dropout2Backward(n, &b.dropout2Mask, &b.grads0, &b.grads1)
+			pw4_reluBackward(n, &b.pw4_reluOut, &b.grads1, &b.grads0)
+			pw4_bnSums(n, &b.pw4Out, &b.grads0, &w.sums.pw4_bnSum, &w.sums.pw4_bnSumSq)
 		}
 	case 10:
 		for i := range count {
 			off := j.lo + i*Tile
 			n := min(Tile, j.hi-off)
 			b := w.tiles[i]
-			pw4_bnBackward(n, &b.pw4Out, &b.pw4_bnGrad, &b.pw4Grad, &st.pw4_bnMean, &st.pw4_bnInvStd, &st.pw4_bnSumDy, &st.pw4_bnSumDyXhat, st.pw4_bnInvCount, &p.pw4_bnWeight)
+			pw4_bnBackward(n, &b.pw4Out, &b.grads0, &b.grads1, &st.pw4_bnMean, &st.pw4_bnInvStd, &st.pw4_bnSumDy, &st.pw4_bnSumDyXhat, st.pw4_bnInvCount, &p.pw4_bnWeight)
 			if vec {
-				pw4BackwardGemm(n, &b.dw4_reluOut, &b.pw4Grad, &b.dw4_reluGrad, &t.pw4Weight, &g.pw4Weight, &g.pw4Bias)
+				pw4BackwardGemm(n, &b.dw4_reluOut, &b.grads1, &b.grads0, &t.pw4Weight, &g.pw4Weight, &g.pw4Bias)
 			} else {
-				pw4Backward(n, &b.dw4_reluOut, &b.pw4Out, &b.pw4Grad, &b.dw4_reluGrad, &p.pw4Weight, &g.pw4Weight, &g.pw4Bias)
+				pw4Backward(n, &b.dw4_reluOut, &b.pw4Out, &b.grads1, &b.grads0, &p.pw4Weight, &g.pw4Weight, &g.pw4Bias)
 			}
-			dw4_reluBackward(n, &b.dw4_reluOut, &b.dw4_reluGrad, &b.dw4_bnGrad)
-			dw4_bnSums(n, &b.dw4Out, &b.dw4_bnGrad, &w.sums.dw4_bnSum, &w.sums.dw4_bnSumSq)
+			dw4_reluBackward(n, &b.dw4_reluOut, &b.grads0, &b.grads1)
+			dw4_bnSums(n, &b.dw4Out, &b.grads1, &w.sums.dw4_bnSum, &w.sums.dw4_bnSumSq)
 		}
 	case 11:
 		for i := range count {
 			off := j.lo + i*Tile
 			n := min(Tile, j.hi-off)
 			b := w.tiles[i]
-			dw4_bnBackward(n, &b.dw4Out, &b.dw4_bnGrad, &b.dw4Grad, &st.dw4_bnMean, &st.dw4_bnInvStd, &st.dw4_bnSumDy, &st.dw4_bnSumDyXhat, st.dw4_bnInvCount, &p.dw4_bnWeight)
+			dw4_bnBackward(n, &b.dw4Out, &b.grads1, &b.grads0, &st.dw4_bnMean, &st.dw4_bnInvStd, &st.dw4_bnSumDy, &st.dw4_bnSumDyXhat, st.dw4_bnInvCount, &p.dw4_bnWeight)
 			if vec {
-				dw4BackwardVec(n, &b.pw3_reluOut, &b.dw4Out, &b.dw4Grad, &b.pw3_reluGrad, &p.dw4Weight, &g.dw4Weight, &g.dw4Bias)
+				dw4BackwardVec(n, &b.pw3_reluOut, &b.dw4Out, &b.grads0, &b.grads1, &p.dw4Weight, &g.dw4Weight, &g.dw4Bias)
 			} else {
-				dw4Backward(n, &b.pw3_reluOut, &b.dw4Out, &b.dw4Grad, &b.pw3_reluGrad, &p.dw4Weight, &g.dw4Weight, &g.dw4Bias)
+				dw4Backward(n, &b.pw3_reluOut, &b.dw4Out, &b.grads0, &b.grads1, &p.dw4Weight, &g.dw4Weight, &g.dw4Bias)
 			}
-			pw3_reluBackward(n, &b.pw3_reluOut, &b.pw3_reluGrad, &b.pw3_bnGrad)
-			pw3_bnSums(n, &b.pw3Out, &b.pw3_bnGrad, &w.sums.pw3_bnSum, &w.sums.pw3_bnSumSq)
+			pw3_reluBackward(n, &b.pw3_reluOut, &b.grads1, &b.grads0)
+			pw3_bnSums(n, &b.pw3Out, &b.grads0, &w.sums.pw3_bnSum, &w.sums.pw3_bnSumSq)
 		}
 	case 12:
 		for i := range count {
 			off := j.lo + i*Tile
 			n := min(Tile, j.hi-off)
 			b := w.tiles[i]
-			pw3_bnBackward(n, &b.pw3Out, &b.pw3_bnGrad, &b.pw3Grad, &st.pw3_bnMean, &st.pw3_bnInvStd, &st.pw3_bnSumDy, &st.pw3_bnSumDyXhat, st.pw3_bnInvCount, &p.pw3_bnWeight)
+			pw3_bnBackward(n, &b.pw3Out, &b.grads0, &b.grads1, &st.pw3_bnMean, &st.pw3_bnInvStd, &st.pw3_bnSumDy, &st.pw3_bnSumDyXhat, st.pw3_bnInvCount, &p.pw3_bnWeight)
 			if vec {
-				pw3BackwardGemm(n, &b.dw3_reluOut, &b.pw3Grad, &b.dw3_reluGrad, &t.pw3Weight, &g.pw3Weight, &g.pw3Bias)
+				pw3BackwardGemm(n, &b.dw3_reluOut, &b.grads1, &b.grads0, &t.pw3Weight, &g.pw3Weight, &g.pw3Bias)
 			} else {
-				pw3Backward(n, &b.dw3_reluOut, &b.pw3Out, &b.pw3Grad, &b.dw3_reluGrad, &p.pw3Weight, &g.pw3Weight, &g.pw3Bias)
+				pw3Backward(n, &b.dw3_reluOut, &b.pw3Out, &b.grads1, &b.grads0, &p.pw3Weight, &g.pw3Weight, &g.pw3Bias)
 			}
-			dw3_reluBackward(n, &b.dw3_reluOut, &b.dw3_reluGrad, &b.dw3_bnGrad)
-			dw3_bnSums(n, &b.dw3Out, &b.dw3_bnGrad, &w.sums.dw3_bnSum, &w.sums.dw3_bnSumSq)
+			dw3_reluBackward(n, &b.dw3_reluOut, &b.grads0, &b.grads1)
+			dw3_bnSums(n, &b.dw3Out, &b.grads1, &w.sums.dw3_bnSum, &w.sums.dw3_bnSumSq)
 		}
 	case 13:
 		for i := range count {
 			off := j.lo + i*Tile
 			n := min(Tile, j.hi-off)
 			b := w.tiles[i]
-			dw3_bnBackward(n, &b.dw3Out, &b.dw3_bnGrad, &b.dw3Grad, &st.dw3_bnMean, &st.dw3_bnInvStd, &st.dw3_bnSumDy, &st.dw3_bnSumDyXhat, st.dw3_bnInvCount, &p.dw3_bnWeight)
+			dw3_bnBackward(n, &b.dw3Out, &b.grads1, &b.grads0, &st.dw3_bnMean, &st.dw3_bnInvStd, &st.dw3_bnSumDy, &st.dw3_bnSumDyXhat, st.dw3_bnInvCount, &p.dw3_bnWeight)
 			if vec {
-				dw3BackwardVec(n, &b.pw2_reluOut, &b.dw3Out, &b.dw3Grad, &b.pw2_reluGrad, &p.dw3Weight, &g.dw3Weight, &g.dw3Bias)
+				dw3BackwardVec(n, &b.pw2_reluOut, &b.dw3Out, &b.grads0, &b.grads1, &p.dw3Weight, &g.dw3Weight, &g.dw3Bias)
 			} else {
-				dw3Backward(n, &b.pw2_reluOut, &b.dw3Out, &b.dw3Grad, &b.pw2_reluGrad, &p.dw3Weight, &g.dw3Weight, &g.dw3Bias)
+				dw3Backward(n, &b.pw2_reluOut, &b.dw3Out, &b.grads0, &b.grads1, &p.dw3Weight, &g.dw3Weight, &g.dw3Bias)
 			}
-			pw2_reluBackward(n, &b.pw2_reluOut, &b.pw2_reluGrad, &b.pw2_bnGrad)
-			pw2_bnSums(n, &b.pw2Out, &b.pw2_bnGrad, &w.sums.pw2_bnSum, &w.sums.pw2_bnSumSq)
+			pw2_reluBackward(n, &b.pw2_reluOut, &b.grads1, &b.grads0)
+			pw2_bnSums(n, &b.pw2Out, &b.grads0, &w.sums.pw2_bnSum, &w.sums.pw2_bnSumSq)
 		}
 	case 14:
 		for i := range count {
 			off := j.lo + i*Tile
 			n := min(Tile, j.hi-off)
 			b := w.tiles[i]
-			pw2_bnBackward(n, &b.pw2Out, &b.pw2_bnGrad, &b.pw2Grad, &st.pw2_bnMean, &st.pw2_bnInvStd, &st.pw2_bnSumDy, &st.pw2_bnSumDyXhat, st.pw2_bnInvCount, &p.pw2_bnWeight)
+			pw2_bnBackward(n, &b.pw2Out, &b.grads0, &b.grads1, &st.pw2_bnMean, &st.pw2_bnInvStd, &st.pw2_bnSumDy, &st.pw2_bnSumDyXhat, st.pw2_bnInvCount, &p.pw2_bnWeight)
 			if vec {
-				pw2BackwardGemm(n, &b.dw2_reluOut, &b.pw2Grad, &b.dw2_reluGrad, &t.pw2Weight, &g.pw2Weight, &g.pw2Bias)
+				pw2BackwardGemm(n, &b.dw2_reluOut, &b.grads1, &b.grads0, &t.pw2Weight, &g.pw2Weight, &g.pw2Bias)
 			} else {
-				pw2Backward(n, &b.dw2_reluOut, &b.pw2Out, &b.pw2Grad, &b.dw2_reluGrad, &p.pw2Weight, &g.pw2Weight, &g.pw2Bias)
+				pw2Backward(n, &b.dw2_reluOut, &b.pw2Out, &b.grads1, &b.grads0, &p.pw2Weight, &g.pw2Weight, &g.pw2Bias)
 			}
-			dw2_reluBackward(n, &b.dw2_reluOut, &b.dw2_reluGrad, &b.dw2_bnGrad)
-			dw2_bnSums(n, &b.dw2Out, &b.dw2_bnGrad, &w.sums.dw2_bnSum, &w.sums.dw2_bnSumSq)
+			dw2_reluBackward(n, &b.dw2_reluOut, &b.grads0, &b.grads1)
+			dw2_bnSums(n, &b.dw2Out, &b.grads1, &w.sums.dw2_bnSum, &w.sums.dw2_bnSumSq)
 		}
 	case 15:
 		for i := range count {
 			off := j.lo + i*Tile
 			n := min(Tile, j.hi-off)
 			b := w.tiles[i]
-			dw2_bnBackward(n, &b.dw2Out, &b.dw2_bnGrad, &b.dw2Grad, &st.dw2_bnMean, &st.dw2_bnInvStd, &st.dw2_bnSumDy, &st.dw2_bnSumDyXhat, st.dw2_bnInvCount, &p.dw2_bnWeight)
+			dw2_bnBackward(n, &b.dw2Out, &b.grads1, &b.grads0, &st.dw2_bnMean, &st.dw2_bnInvStd, &st.dw2_bnSumDy, &st.dw2_bnSumDyXhat, st.dw2_bnInvCount, &p.dw2_bnWeight)
 			if vec {
-				dw2BackwardVec(n, &b.pw1_reluOut, &b.dw2Out, &b.dw2Grad, &b.pw1_reluGrad, &p.dw2Weight, &g.dw2Weight, &g.dw2Bias)
+				dw2BackwardVec(n, &b.pw1_reluOut, &b.dw2Out, &b.grads0, &b.grads1, &p.dw2Weight, &g.dw2Weight, &g.dw2Bias)
 			} else {
-				dw2Backward(n, &b.pw1_reluOut, &b.dw2Out, &b.dw2Grad, &b.pw1_reluGrad, &p.dw2Weight, &g.dw2Weight, &g.dw2Bias)
+				dw2Backward(n, &b.pw1_reluOut, &b.dw2Out, &b.grads0, &b.grads1, &p.dw2Weight, &g.dw2Weight, &g.dw2Bias)
 			}
-			pw1_reluBackward(n, &b.pw1_reluOut, &b.pw1_reluGrad, &b.pw1_bnGrad)
-			pw1_bnSums(n, &b.pw1Out, &b.pw1_bnGrad, &w.sums.pw1_bnSum, &w.sums.pw1_bnSumSq)
+			pw1_reluBackward(n, &b.pw1_reluOut, &b.grads1, &b.grads0)
+			pw1_bnSums(n, &b.pw1Out, &b.grads0, &w.sums.pw1_bnSum, &w.sums.pw1_bnSumSq)
 		}
 	case 16:
 		for i := range count {
 			off := j.lo + i*Tile
 			n := min(Tile, j.hi-off)
 			b := w.tiles[i]
-			pw1_bnBackward(n, &b.pw1Out, &b.pw1_bnGrad, &b.pw1Grad, &st.pw1_bnMean, &st.pw1_bnInvStd, &st.pw1_bnSumDy, &st.pw1_bnSumDyXhat, st.pw1_bnInvCount, &p.pw1_bnWeight)
+			pw1_bnBackward(n, &b.pw1Out, &b.grads0, &b.grads1, &st.pw1_bnMean, &st.pw1_bnInvStd, &st.pw1_bnSumDy, &st.pw1_bnSumDyXhat, st.pw1_bnInvCount, &p.pw1_bnWeight)
 			if vec {
-				pw1BackwardGemm(n, &b.dw1_reluOut, &b.pw1Grad, &b.dw1_reluGrad, &t.pw1Weight, &g.pw1Weight, &g.pw1Bias)
+				pw1BackwardGemm(n, &b.dw1_reluOut, &b.grads1, &b.grads0, &t.pw1Weight, &g.pw1Weight, &g.pw1Bias)
 			} else {
-				pw1Backward(n, &b.dw1_reluOut, &b.pw1Out, &b.pw1Grad, &b.dw1_reluGrad, &p.pw1Weight, &g.pw1Weight, &g.pw1Bias)
+				pw1Backward(n, &b.dw1_reluOut, &b.pw1Out, &b.grads1, &b.grads0, &p.pw1Weight, &g.pw1Weight, &g.pw1Bias)
 			}
-			dw1_reluBackward(n, &b.dw1_reluOut, &b.dw1_reluGrad, &b.dw1_bnGrad)
-			dw1_bnSums(n, &b.dw1Out, &b.dw1_bnGrad, &w.sums.dw1_bnSum, &w.sums.dw1_bnSumSq)
+			dw1_reluBackward(n, &b.dw1_reluOut, &b.grads0, &b.grads1)
+			dw1_bnSums(n, &b.dw1Out, &b.grads1, &w.sums.dw1_bnSum, &w.sums.dw1_bnSumSq)
 		}
 	case 17:
 		for i := range count {
 			off := j.lo + i*Tile
 			n := min(Tile, j.hi-off)
 			b := w.tiles[i]
-			dw1_bnBackward(n, &b.dw1Out, &b.dw1_bnGrad, &b.dw1Grad, &st.dw1_bnMean, &st.dw1_bnInvStd, &st.dw1_bnSumDy, &st.dw1_bnSumDyXhat, st.dw1_bnInvCount, &p.dw1_bnWeight)
+			dw1_bnBackward(n, &b.dw1Out, &b.grads1, &b.grads0, &st.dw1_bnMean, &st.dw1_bnInvStd, &st.dw1_bnSumDy, &st.dw1_bnSumDyXhat, st.dw1_bnInvCount, &p.dw1_bnWeight)
 			if vec {
-				dw1BackwardVec(n, &b.dropout1Out, &b.dw1Out, &b.dw1Grad, &b.dropout1Grad, &p.dw1Weight, &g.dw1Weight, &g.dw1Bias)
+				dw1BackwardVec(n, &b.dropout1Out, &b.dw1Out, &b.grads0, &b.grads1, &p.dw1Weight, &g.dw1Weight, &g.dw1Bias)
 			} else {
-				dw1Backward(n, &b.dropout1Out, &b.dw1Out, &b.dw1Grad, &b.dropout1Grad, &p.dw1Weight, &g.dw1Weight, &g.dw1Bias)
+				dw1Backward(n, &b.dropout1Out, &b.dw1Out, &b.grads0, &b.grads1, &p.dw1Weight, &g.dw1Weight, &g.dw1Bias)
 			}
-			dropout1Backward(n, &b.dropout1Mask, &b.dropout1Grad, &b.relu1Grad)
-			relu1Backward(n, &b.relu1Out, &b.relu1Grad, &b.bn1Grad)
-			bn1Sums(n, &b.conv1Out, &b.bn1Grad, &w.sums.bn1Sum, &w.sums.bn1SumSq)
+			dropout1Backward(n, &b.dropout1Mask, &b.grads1, &b.grads0)
+			relu1Backward(n, &b.relu1Out, &b.grads0, &b.grads1)
+			bn1Sums(n, &b.conv1Out, &b.grads1, &w.sums.bn1Sum, &w.sums.bn1SumSq)
 		}
 	case 18:
 		for i := range count {
@@ -2007,11 +1959,11 @@ func (w *worker) backwardTiles(j job) (loss float64, correct int) {
 			n := min(Tile, j.hi-off)
 			b := w.tiles[i]
 			x := &b.x
-			bn1Backward(n, &b.conv1Out, &b.bn1Grad, &b.conv1Grad, &st.bn1Mean, &st.bn1InvStd, &st.bn1SumDy, &st.bn1SumDyXhat, st.bn1InvCount, &p.bn1Weight)
+			bn1Backward(n, &b.conv1Out, &b.grads1, &b.grads0, &st.bn1Mean, &st.bn1InvStd, &st.bn1SumDy, &st.bn1SumDyXhat, st.bn1InvCount, &p.bn1Weight)
 			if vec {
-				conv1BackwardGemm(n, x, &b.conv1Grad, &b.conv1Cols, &g.conv1Weight, &g.conv1Bias)
+				conv1BackwardGemm(n, x, &b.grads0, &b.conv1Cols, &g.conv1Weight, &g.conv1Bias)
 			} else {
-				conv1Backward(n, x, &b.conv1Out, &b.conv1Grad, &p.conv1Weight, &g.conv1Weight, &g.conv1Bias)
+				conv1Backward(n, x, &b.conv1Out, &b.grads0, &p.conv1Weight, &g.conv1Weight, &g.conv1Bias)
 			}
 		}
 	}
