@@ -11,9 +11,8 @@ import (
 // in the step of its producer; in a chain of layers only two of them are
 // live at once. Giving every buffer a field of its own made each backward
 // step write a map that had not been touched since the last training step,
-// out in memory; a field that the step before last has just used is still
-// in cache (DS-CNN's training step, whose gradients are 29 maps of 768 KiB
-// per tile: −10 % on one worker, benchmarks/RESULTS.md).
+// out in memory, while a field that the step before last has just used is
+// still in cache.
 
 // gradSlot is a field of tileBuffers that holds the gradients of buffers
 // of one size whose gradients are never live in the same backward step.
@@ -96,14 +95,18 @@ func (p *plan) gradLayout() ([]*gradSlot, map[*buffer]*gradSlot) {
 		last[slot] = sp.end
 		of[sp.b] = slot
 	}
+	// Names in the order of the forward pass, as tileBuffers declares them.
 	shared := 0
-	for _, s := range slots {
-		if len(s.bufs) == 1 {
+	for _, st := range p.stages {
+		s := of[st.out]
+		switch {
+		case s == nil || s.field != "":
+		case len(s.bufs) == 1:
 			s.field = s.bufs[0].field + "Grad"
-			continue
+		default:
+			s.field = fmt.Sprintf("grads%d", shared)
+			shared++
 		}
-		s.field = fmt.Sprintf("grads%d", shared)
-		shared++
 	}
 	p.gradSlots, p.gradSlotOf = slots, of
 	return slots, of

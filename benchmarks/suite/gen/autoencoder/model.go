@@ -222,16 +222,16 @@ type tileBuffers struct {
 	relu9Out [Tile * 128]float32
 	// fc10Out is the output of fc10 (dense 128 → 640).
 	fc10Out [Tile * 640]float32
-	// grads1 holds the gradient of the loss with respect to each of bn9Out,
+	// grads0 holds the gradient of the loss with respect to each of bn9Out,
 	// relu8Out, fc8Out, bn7Out, relu6Out, fc6Out, bn4Out, relu3Out, fc3Out,
 	// bn2Out, relu1Out, fc1Out in turn: the backward pass never needs two of them
 	// at once.
-	grads1 [Tile * 128]float32
-	// grads0 holds the gradient of the loss with respect to each of relu9Out,
+	grads0 [Tile * 128]float32
+	// grads1 holds the gradient of the loss with respect to each of relu9Out,
 	// fc9Out, bn8Out, relu7Out, fc7Out, bn6Out, relu4Out, fc4Out, bn3Out,
 	// relu2Out, fc2Out, bn1Out in turn: the backward pass never needs two of them
 	// at once.
-	grads0 [Tile * 128]float32
+	grads1 [Tile * 128]float32
 	// grads2 holds the gradient of the loss with respect to each of relu5Out,
 	// fc5Out in turn: the backward pass never needs two of them at once.
 	grads2 [Tile * 8]float32
@@ -1830,69 +1830,69 @@ func (w *worker) backwardTiles(j job) (loss float64, correct int) {
 			}
 			if vec {
 				fc10WeightGradVec(&g.fc10Weight, &g.fc10Bias, b.relu9Out[:n*128], b.fc10Grad[:n*640], n)
-				fc10InputGradVec(b.grads0[:n*128], b.fc10Grad[:n*640], &t.fc10Weight, n)
+				fc10InputGradVec(b.grads1[:n*128], b.fc10Grad[:n*640], &t.fc10Weight, n)
 			} else {
-				fc10Backward(n, &b.relu9Out, &b.fc10Out, &b.fc10Grad, &b.grads0, &p.fc10Weight, &g.fc10Weight, &g.fc10Bias)
+				fc10Backward(n, &b.relu9Out, &b.fc10Out, &b.fc10Grad, &b.grads1, &p.fc10Weight, &g.fc10Weight, &g.fc10Bias)
 			}
-			relu9Backward(n, &b.relu9Out, &b.grads0, &b.grads1)
-			bn9Sums(n, &b.fc9Out, &b.grads1, &w.sums.bn9Sum, &w.sums.bn9SumSq)
+			relu9Backward(n, &b.relu9Out, &b.grads1, &b.grads0)
+			bn9Sums(n, &b.fc9Out, &b.grads0, &w.sums.bn9Sum, &w.sums.bn9SumSq)
 		}
 	case 10:
 		for i := range count {
 			off := j.lo + i*Tile
 			n := min(Tile, j.hi-off)
 			b := w.tiles[i]
-			bn9Backward(n, &b.fc9Out, &b.grads1, &b.grads0, &st.bn9Mean, &st.bn9InvStd, &st.bn9SumDy, &st.bn9SumDyXhat, st.bn9InvCount, &p.bn9Weight)
+			bn9Backward(n, &b.fc9Out, &b.grads0, &b.grads1, &st.bn9Mean, &st.bn9InvStd, &st.bn9SumDy, &st.bn9SumDyXhat, st.bn9InvCount, &p.bn9Weight)
 			if vec {
-				fc9WeightGradVec(&g.fc9Weight, &g.fc9Bias, b.relu8Out[:n*128], b.grads0[:n*128], n)
-				fc9InputGradVec(b.grads1[:n*128], b.grads0[:n*128], &t.fc9Weight, n)
+				fc9WeightGradVec(&g.fc9Weight, &g.fc9Bias, b.relu8Out[:n*128], b.grads1[:n*128], n)
+				fc9InputGradVec(b.grads0[:n*128], b.grads1[:n*128], &t.fc9Weight, n)
 			} else {
-				fc9Backward(n, &b.relu8Out, &b.fc9Out, &b.grads0, &b.grads1, &p.fc9Weight, &g.fc9Weight, &g.fc9Bias)
+				fc9Backward(n, &b.relu8Out, &b.fc9Out, &b.grads1, &b.grads0, &p.fc9Weight, &g.fc9Weight, &g.fc9Bias)
 			}
-			relu8Backward(n, &b.relu8Out, &b.grads1, &b.grads0)
-			bn8Sums(n, &b.fc8Out, &b.grads0, &w.sums.bn8Sum, &w.sums.bn8SumSq)
+			relu8Backward(n, &b.relu8Out, &b.grads0, &b.grads1)
+			bn8Sums(n, &b.fc8Out, &b.grads1, &w.sums.bn8Sum, &w.sums.bn8SumSq)
 		}
 	case 11:
 		for i := range count {
 			off := j.lo + i*Tile
 			n := min(Tile, j.hi-off)
 			b := w.tiles[i]
-			bn8Backward(n, &b.fc8Out, &b.grads0, &b.grads1, &st.bn8Mean, &st.bn8InvStd, &st.bn8SumDy, &st.bn8SumDyXhat, st.bn8InvCount, &p.bn8Weight)
+			bn8Backward(n, &b.fc8Out, &b.grads1, &b.grads0, &st.bn8Mean, &st.bn8InvStd, &st.bn8SumDy, &st.bn8SumDyXhat, st.bn8InvCount, &p.bn8Weight)
 			if vec {
-				fc8WeightGradVec(&g.fc8Weight, &g.fc8Bias, b.relu7Out[:n*128], b.grads1[:n*128], n)
-				fc8InputGradVec(b.grads0[:n*128], b.grads1[:n*128], &t.fc8Weight, n)
+				fc8WeightGradVec(&g.fc8Weight, &g.fc8Bias, b.relu7Out[:n*128], b.grads0[:n*128], n)
+				fc8InputGradVec(b.grads1[:n*128], b.grads0[:n*128], &t.fc8Weight, n)
 			} else {
-				fc8Backward(n, &b.relu7Out, &b.fc8Out, &b.grads1, &b.grads0, &p.fc8Weight, &g.fc8Weight, &g.fc8Bias)
+				fc8Backward(n, &b.relu7Out, &b.fc8Out, &b.grads0, &b.grads1, &p.fc8Weight, &g.fc8Weight, &g.fc8Bias)
 			}
-			relu7Backward(n, &b.relu7Out, &b.grads0, &b.grads1)
-			bn7Sums(n, &b.fc7Out, &b.grads1, &w.sums.bn7Sum, &w.sums.bn7SumSq)
+			relu7Backward(n, &b.relu7Out, &b.grads1, &b.grads0)
+			bn7Sums(n, &b.fc7Out, &b.grads0, &w.sums.bn7Sum, &w.sums.bn7SumSq)
 		}
 	case 12:
 		for i := range count {
 			off := j.lo + i*Tile
 			n := min(Tile, j.hi-off)
 			b := w.tiles[i]
-			bn7Backward(n, &b.fc7Out, &b.grads1, &b.grads0, &st.bn7Mean, &st.bn7InvStd, &st.bn7SumDy, &st.bn7SumDyXhat, st.bn7InvCount, &p.bn7Weight)
+			bn7Backward(n, &b.fc7Out, &b.grads0, &b.grads1, &st.bn7Mean, &st.bn7InvStd, &st.bn7SumDy, &st.bn7SumDyXhat, st.bn7InvCount, &p.bn7Weight)
 			if vec {
-				fc7WeightGradVec(&g.fc7Weight, &g.fc7Bias, b.relu6Out[:n*128], b.grads0[:n*128], n)
-				fc7InputGradVec(b.grads1[:n*128], b.grads0[:n*128], &t.fc7Weight, n)
+				fc7WeightGradVec(&g.fc7Weight, &g.fc7Bias, b.relu6Out[:n*128], b.grads1[:n*128], n)
+				fc7InputGradVec(b.grads0[:n*128], b.grads1[:n*128], &t.fc7Weight, n)
 			} else {
-				fc7Backward(n, &b.relu6Out, &b.fc7Out, &b.grads0, &b.grads1, &p.fc7Weight, &g.fc7Weight, &g.fc7Bias)
+				fc7Backward(n, &b.relu6Out, &b.fc7Out, &b.grads1, &b.grads0, &p.fc7Weight, &g.fc7Weight, &g.fc7Bias)
 			}
-			relu6Backward(n, &b.relu6Out, &b.grads1, &b.grads0)
-			bn6Sums(n, &b.fc6Out, &b.grads0, &w.sums.bn6Sum, &w.sums.bn6SumSq)
+			relu6Backward(n, &b.relu6Out, &b.grads0, &b.grads1)
+			bn6Sums(n, &b.fc6Out, &b.grads1, &w.sums.bn6Sum, &w.sums.bn6SumSq)
 		}
 	case 13:
 		for i := range count {
 			off := j.lo + i*Tile
 			n := min(Tile, j.hi-off)
 			b := w.tiles[i]
-			bn6Backward(n, &b.fc6Out, &b.grads0, &b.grads1, &st.bn6Mean, &st.bn6InvStd, &st.bn6SumDy, &st.bn6SumDyXhat, st.bn6InvCount, &p.bn6Weight)
+			bn6Backward(n, &b.fc6Out, &b.grads1, &b.grads0, &st.bn6Mean, &st.bn6InvStd, &st.bn6SumDy, &st.bn6SumDyXhat, st.bn6InvCount, &p.bn6Weight)
 			if vec {
-				fc6WeightGradVec(&g.fc6Weight, &g.fc6Bias, b.relu5Out[:n*8], b.grads1[:n*128], n)
-				fc6InputGradVec(b.grads2[:n*8], b.grads1[:n*128], &t.fc6Weight, n)
+				fc6WeightGradVec(&g.fc6Weight, &g.fc6Bias, b.relu5Out[:n*8], b.grads0[:n*128], n)
+				fc6InputGradVec(b.grads2[:n*8], b.grads0[:n*128], &t.fc6Weight, n)
 			} else {
-				fc6Backward(n, &b.relu5Out, &b.fc6Out, &b.grads1, &b.grads2, &p.fc6Weight, &g.fc6Weight, &g.fc6Bias)
+				fc6Backward(n, &b.relu5Out, &b.fc6Out, &b.grads0, &b.grads2, &p.fc6Weight, &g.fc6Weight, &g.fc6Bias)
 			}
 			relu5Backward(n, &b.relu5Out, &b.grads2, &b.bn5Grad)
 			bn5Sums(n, &b.fc5Out, &b.bn5Grad, &w.sums.bn5Sum, &w.sums.bn5SumSq)
@@ -1905,57 +1905,57 @@ func (w *worker) backwardTiles(j job) (loss float64, correct int) {
 			bn5Backward(n, &b.fc5Out, &b.bn5Grad, &b.grads2, &st.bn5Mean, &st.bn5InvStd, &st.bn5SumDy, &st.bn5SumDyXhat, st.bn5InvCount, &p.bn5Weight)
 			if vec {
 				fc5WeightGradVec(&g.fc5Weight, &g.fc5Bias, b.relu4Out[:n*128], b.grads2[:n*8], n)
-				fc5InputGradVec(b.grads0[:n*128], b.grads2[:n*8], &t.fc5Weight, n)
+				fc5InputGradVec(b.grads1[:n*128], b.grads2[:n*8], &t.fc5Weight, n)
 			} else {
-				fc5Backward(n, &b.relu4Out, &b.fc5Out, &b.grads2, &b.grads0, &p.fc5Weight, &g.fc5Weight, &g.fc5Bias)
+				fc5Backward(n, &b.relu4Out, &b.fc5Out, &b.grads2, &b.grads1, &p.fc5Weight, &g.fc5Weight, &g.fc5Bias)
 			}
-			relu4Backward(n, &b.relu4Out, &b.grads0, &b.grads1)
-			bn4Sums(n, &b.fc4Out, &b.grads1, &w.sums.bn4Sum, &w.sums.bn4SumSq)
+			relu4Backward(n, &b.relu4Out, &b.grads1, &b.grads0)
+			bn4Sums(n, &b.fc4Out, &b.grads0, &w.sums.bn4Sum, &w.sums.bn4SumSq)
 		}
 	case 15:
 		for i := range count {
 			off := j.lo + i*Tile
 			n := min(Tile, j.hi-off)
 			b := w.tiles[i]
-			bn4Backward(n, &b.fc4Out, &b.grads1, &b.grads0, &st.bn4Mean, &st.bn4InvStd, &st.bn4SumDy, &st.bn4SumDyXhat, st.bn4InvCount, &p.bn4Weight)
+			bn4Backward(n, &b.fc4Out, &b.grads0, &b.grads1, &st.bn4Mean, &st.bn4InvStd, &st.bn4SumDy, &st.bn4SumDyXhat, st.bn4InvCount, &p.bn4Weight)
 			if vec {
-				fc4WeightGradVec(&g.fc4Weight, &g.fc4Bias, b.relu3Out[:n*128], b.grads0[:n*128], n)
-				fc4InputGradVec(b.grads1[:n*128], b.grads0[:n*128], &t.fc4Weight, n)
+				fc4WeightGradVec(&g.fc4Weight, &g.fc4Bias, b.relu3Out[:n*128], b.grads1[:n*128], n)
+				fc4InputGradVec(b.grads0[:n*128], b.grads1[:n*128], &t.fc4Weight, n)
 			} else {
-				fc4Backward(n, &b.relu3Out, &b.fc4Out, &b.grads0, &b.grads1, &p.fc4Weight, &g.fc4Weight, &g.fc4Bias)
+				fc4Backward(n, &b.relu3Out, &b.fc4Out, &b.grads1, &b.grads0, &p.fc4Weight, &g.fc4Weight, &g.fc4Bias)
 			}
-			relu3Backward(n, &b.relu3Out, &b.grads1, &b.grads0)
-			bn3Sums(n, &b.fc3Out, &b.grads0, &w.sums.bn3Sum, &w.sums.bn3SumSq)
+			relu3Backward(n, &b.relu3Out, &b.grads0, &b.grads1)
+			bn3Sums(n, &b.fc3Out, &b.grads1, &w.sums.bn3Sum, &w.sums.bn3SumSq)
 		}
 	case 16:
 		for i := range count {
 			off := j.lo + i*Tile
 			n := min(Tile, j.hi-off)
 			b := w.tiles[i]
-			bn3Backward(n, &b.fc3Out, &b.grads0, &b.grads1, &st.bn3Mean, &st.bn3InvStd, &st.bn3SumDy, &st.bn3SumDyXhat, st.bn3InvCount, &p.bn3Weight)
+			bn3Backward(n, &b.fc3Out, &b.grads1, &b.grads0, &st.bn3Mean, &st.bn3InvStd, &st.bn3SumDy, &st.bn3SumDyXhat, st.bn3InvCount, &p.bn3Weight)
 			if vec {
-				fc3WeightGradVec(&g.fc3Weight, &g.fc3Bias, b.relu2Out[:n*128], b.grads1[:n*128], n)
-				fc3InputGradVec(b.grads0[:n*128], b.grads1[:n*128], &t.fc3Weight, n)
+				fc3WeightGradVec(&g.fc3Weight, &g.fc3Bias, b.relu2Out[:n*128], b.grads0[:n*128], n)
+				fc3InputGradVec(b.grads1[:n*128], b.grads0[:n*128], &t.fc3Weight, n)
 			} else {
-				fc3Backward(n, &b.relu2Out, &b.fc3Out, &b.grads1, &b.grads0, &p.fc3Weight, &g.fc3Weight, &g.fc3Bias)
+				fc3Backward(n, &b.relu2Out, &b.fc3Out, &b.grads0, &b.grads1, &p.fc3Weight, &g.fc3Weight, &g.fc3Bias)
 			}
-			relu2Backward(n, &b.relu2Out, &b.grads0, &b.grads1)
-			bn2Sums(n, &b.fc2Out, &b.grads1, &w.sums.bn2Sum, &w.sums.bn2SumSq)
+			relu2Backward(n, &b.relu2Out, &b.grads1, &b.grads0)
+			bn2Sums(n, &b.fc2Out, &b.grads0, &w.sums.bn2Sum, &w.sums.bn2SumSq)
 		}
 	case 17:
 		for i := range count {
 			off := j.lo + i*Tile
 			n := min(Tile, j.hi-off)
 			b := w.tiles[i]
-			bn2Backward(n, &b.fc2Out, &b.grads1, &b.grads0, &st.bn2Mean, &st.bn2InvStd, &st.bn2SumDy, &st.bn2SumDyXhat, st.bn2InvCount, &p.bn2Weight)
+			bn2Backward(n, &b.fc2Out, &b.grads0, &b.grads1, &st.bn2Mean, &st.bn2InvStd, &st.bn2SumDy, &st.bn2SumDyXhat, st.bn2InvCount, &p.bn2Weight)
 			if vec {
-				fc2WeightGradVec(&g.fc2Weight, &g.fc2Bias, b.relu1Out[:n*128], b.grads0[:n*128], n)
-				fc2InputGradVec(b.grads1[:n*128], b.grads0[:n*128], &t.fc2Weight, n)
+				fc2WeightGradVec(&g.fc2Weight, &g.fc2Bias, b.relu1Out[:n*128], b.grads1[:n*128], n)
+				fc2InputGradVec(b.grads0[:n*128], b.grads1[:n*128], &t.fc2Weight, n)
 			} else {
-				fc2Backward(n, &b.relu1Out, &b.fc2Out, &b.grads0, &b.grads1, &p.fc2Weight, &g.fc2Weight, &g.fc2Bias)
+				fc2Backward(n, &b.relu1Out, &b.fc2Out, &b.grads1, &b.grads0, &p.fc2Weight, &g.fc2Weight, &g.fc2Bias)
 			}
-			relu1Backward(n, &b.relu1Out, &b.grads1, &b.grads0)
-			bn1Sums(n, &b.fc1Out, &b.grads0, &w.sums.bn1Sum, &w.sums.bn1SumSq)
+			relu1Backward(n, &b.relu1Out, &b.grads0, &b.grads1)
+			bn1Sums(n, &b.fc1Out, &b.grads1, &w.sums.bn1Sum, &w.sums.bn1SumSq)
 		}
 	case 18:
 		for i := range count {
@@ -1963,11 +1963,11 @@ func (w *worker) backwardTiles(j job) (loss float64, correct int) {
 			n := min(Tile, j.hi-off)
 			b := w.tiles[i]
 			x := &b.x
-			bn1Backward(n, &b.fc1Out, &b.grads0, &b.grads1, &st.bn1Mean, &st.bn1InvStd, &st.bn1SumDy, &st.bn1SumDyXhat, st.bn1InvCount, &p.bn1Weight)
+			bn1Backward(n, &b.fc1Out, &b.grads1, &b.grads0, &st.bn1Mean, &st.bn1InvStd, &st.bn1SumDy, &st.bn1SumDyXhat, st.bn1InvCount, &p.bn1Weight)
 			if vec {
-				fc1WeightGradVec(&g.fc1Weight, &g.fc1Bias, x[:n*640], b.grads1[:n*128], n)
+				fc1WeightGradVec(&g.fc1Weight, &g.fc1Bias, x[:n*640], b.grads0[:n*128], n)
 			} else {
-				fc1Backward(n, x, &b.fc1Out, &b.grads1, &p.fc1Weight, &g.fc1Weight, &g.fc1Bias)
+				fc1Backward(n, x, &b.fc1Out, &b.grads0, &p.fc1Weight, &g.fc1Weight, &g.fc1Bias)
 			}
 		}
 	}

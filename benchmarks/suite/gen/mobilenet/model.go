@@ -594,50 +594,50 @@ type tileBuffers struct {
 	poolOut [Tile * 256]float32
 	// fcOut is the output of fc (dense 256 → 2).
 	fcOut [Tile * 2]float32
-	// grads8 holds the gradient of the loss with respect to each of pw3_bnOut,
+	// grads0 holds the gradient of the loss with respect to each of pw3_bnOut,
 	// dw3_reluOut, dw3Out, pw2_bnOut, dw1_bnOut, relu1Out, conv1Out in turn: the
 	// backward pass never needs two of them at once.
-	grads8 [Tile * 18432]float32
-	// grads7 holds the gradient of the loss with respect to each of pw3_reluOut,
+	grads0 [Tile * 18432]float32
+	// grads1 holds the gradient of the loss with respect to each of pw3_reluOut,
 	// pw3Out, dw3_bnOut, pw2_reluOut, pw2Out, dw1_reluOut, dw1Out, bn1Out in turn:
 	// the backward pass never needs two of them at once.
-	grads7 [Tile * 18432]float32
-	// grads9 holds the gradient of the loss with respect to each of pw1_reluOut,
+	grads1 [Tile * 18432]float32
+	// grads2 holds the gradient of the loss with respect to each of pw1_reluOut,
 	// pw1Out in turn: the backward pass never needs two of them at once.
-	grads9 [Tile * 36864]float32
+	grads2 [Tile * 36864]float32
 	// pw1_bnGrad is the gradient of the loss with respect to pw1_bnOut.
 	pw1_bnGrad [Tile * 36864]float32
-	// grads5 holds the gradient of the loss with respect to each of pw5_reluOut,
+	// grads3 holds the gradient of the loss with respect to each of pw5_reluOut,
 	// pw5Out, dw5_bnOut, pw4_reluOut, pw4Out, dw2_reluOut, dw2Out in turn: the
 	// backward pass never needs two of them at once.
-	grads5 [Tile * 9216]float32
-	// grads6 holds the gradient of the loss with respect to each of pw5_bnOut,
+	grads3 [Tile * 9216]float32
+	// grads4 holds the gradient of the loss with respect to each of pw5_bnOut,
 	// dw5_reluOut, dw5Out, pw4_bnOut, dw2_bnOut in turn: the backward pass never
 	// needs two of them at once.
-	grads6 [Tile * 9216]float32
-	// grads3 holds the gradient of the loss with respect to each of pw11_reluOut,
+	grads4 [Tile * 9216]float32
+	// grads5 holds the gradient of the loss with respect to each of pw11_reluOut,
 	// pw11Out, dw11_bnOut, pw10_reluOut, pw10Out, dw10_bnOut, pw9_reluOut, pw9Out,
 	// dw9_bnOut, pw8_reluOut, pw8Out, dw8_bnOut, pw7_reluOut, pw7Out, dw7_bnOut,
 	// pw6_reluOut, pw6Out, dw4_reluOut, dw4Out in turn: the backward pass never
 	// needs two of them at once.
-	grads3 [Tile * 4608]float32
-	// grads4 holds the gradient of the loss with respect to each of pw11_bnOut,
+	grads5 [Tile * 4608]float32
+	// grads6 holds the gradient of the loss with respect to each of pw11_bnOut,
 	// dw11_reluOut, dw11Out, pw10_bnOut, dw10_reluOut, dw10Out, pw9_bnOut,
 	// dw9_reluOut, dw9Out, pw8_bnOut, dw8_reluOut, dw8Out, pw7_bnOut, dw7_reluOut,
 	// dw7Out, pw6_bnOut, dw4_bnOut in turn: the backward pass never needs two of
 	// them at once.
-	grads4 [Tile * 4608]float32
-	// grads0 holds the gradient of the loss with respect to each of pw13_reluOut,
+	grads6 [Tile * 4608]float32
+	// grads7 holds the gradient of the loss with respect to each of pw13_reluOut,
 	// pw13Out, dw13_bnOut, pw12_reluOut, pw12Out, dw6_reluOut, dw6Out in turn: the
 	// backward pass never needs two of them at once.
-	grads0 [Tile * 2304]float32
-	// grads1 holds the gradient of the loss with respect to each of pw13_bnOut,
+	grads7 [Tile * 2304]float32
+	// grads8 holds the gradient of the loss with respect to each of pw13_bnOut,
 	// dw13_reluOut, dw13Out, pw12_bnOut, dw6_bnOut in turn: the backward pass
 	// never needs two of them at once.
-	grads1 [Tile * 2304]float32
-	// grads2 holds the gradient of the loss with respect to each of dw12_reluOut,
+	grads8 [Tile * 2304]float32
+	// grads9 holds the gradient of the loss with respect to each of dw12_reluOut,
 	// dw12Out in turn: the backward pass never needs two of them at once.
-	grads2 [Tile * 1152]float32
+	grads9 [Tile * 1152]float32
 	// dw12_bnGrad is the gradient of the loss with respect to dw12_bnOut.
 	dw12_bnGrad [Tile * 1152]float32
 	// poolGrad is the gradient of the loss with respect to poolOut.
@@ -4580,50 +4580,50 @@ func (w *worker) backwardTiles(j job) (loss float64, correct int) {
 			} else {
 				fcBackward(n, &b.poolOut, &b.fcOut, &b.fcGrad, &b.poolGrad, &p.fcWeight, &g.fcWeight, &g.fcBias)
 			}
-			poolBackward(n, &b.poolGrad, &b.grads0)
-			pw13_reluBackward(n, &b.pw13_reluOut, &b.grads0, &b.grads1)
-			pw13_bnSums(n, &b.pw13Out, &b.grads1, &w.sums.pw13_bnSum, &w.sums.pw13_bnSumSq)
+			poolBackward(n, &b.poolGrad, &b.grads7)
+			pw13_reluBackward(n, &b.pw13_reluOut, &b.grads7, &b.grads8)
+			pw13_bnSums(n, &b.pw13Out, &b.grads8, &w.sums.pw13_bnSum, &w.sums.pw13_bnSumSq)
 		}
 	case 28:
 		for i := range count {
 			off := j.lo + i*Tile
 			n := min(Tile, j.hi-off)
 			b := w.tiles[i]
-			pw13_bnBackward(n, &b.pw13Out, &b.grads1, &b.grads0, &st.pw13_bnMean, &st.pw13_bnInvStd, &st.pw13_bnSumDy, &st.pw13_bnSumDyXhat, st.pw13_bnInvCount, &p.pw13_bnWeight)
+			pw13_bnBackward(n, &b.pw13Out, &b.grads8, &b.grads7, &st.pw13_bnMean, &st.pw13_bnInvStd, &st.pw13_bnSumDy, &st.pw13_bnSumDyXhat, st.pw13_bnInvCount, &p.pw13_bnWeight)
 			if vec {
-				pw13BackwardGemm(n, &b.dw13_reluOut, &b.grads0, &b.grads1, &t.pw13Weight, &g.pw13Weight, &g.pw13Bias)
+				pw13BackwardGemm(n, &b.dw13_reluOut, &b.grads7, &b.grads8, &t.pw13Weight, &g.pw13Weight, &g.pw13Bias)
 			} else {
-				pw13Backward(n, &b.dw13_reluOut, &b.pw13Out, &b.grads0, &b.grads1, &p.pw13Weight, &g.pw13Weight, &g.pw13Bias)
+				pw13Backward(n, &b.dw13_reluOut, &b.pw13Out, &b.grads7, &b.grads8, &p.pw13Weight, &g.pw13Weight, &g.pw13Bias)
 			}
-			dw13_reluBackward(n, &b.dw13_reluOut, &b.grads1, &b.grads0)
-			dw13_bnSums(n, &b.dw13Out, &b.grads0, &w.sums.dw13_bnSum, &w.sums.dw13_bnSumSq)
+			dw13_reluBackward(n, &b.dw13_reluOut, &b.grads8, &b.grads7)
+			dw13_bnSums(n, &b.dw13Out, &b.grads7, &w.sums.dw13_bnSum, &w.sums.dw13_bnSumSq)
 		}
 	case 29:
 		for i := range count {
 			off := j.lo + i*Tile
 			n := min(Tile, j.hi-off)
 			b := w.tiles[i]
-			dw13_bnBackward(n, &b.dw13Out, &b.grads0, &b.grads1, &st.dw13_bnMean, &st.dw13_bnInvStd, &st.dw13_bnSumDy, &st.dw13_bnSumDyXhat, st.dw13_bnInvCount, &p.dw13_bnWeight)
+			dw13_bnBackward(n, &b.dw13Out, &b.grads7, &b.grads8, &st.dw13_bnMean, &st.dw13_bnInvStd, &st.dw13_bnSumDy, &st.dw13_bnSumDyXhat, st.dw13_bnInvCount, &p.dw13_bnWeight)
 			if vec {
-				dw13BackwardVec(n, &b.pw12_reluOut, &b.dw13Out, &b.grads1, &b.grads0, &p.dw13Weight, &g.dw13Weight, &g.dw13Bias)
+				dw13BackwardVec(n, &b.pw12_reluOut, &b.dw13Out, &b.grads8, &b.grads7, &p.dw13Weight, &g.dw13Weight, &g.dw13Bias)
 			} else {
-				dw13Backward(n, &b.pw12_reluOut, &b.dw13Out, &b.grads1, &b.grads0, &p.dw13Weight, &g.dw13Weight, &g.dw13Bias)
+				dw13Backward(n, &b.pw12_reluOut, &b.dw13Out, &b.grads8, &b.grads7, &p.dw13Weight, &g.dw13Weight, &g.dw13Bias)
 			}
-			pw12_reluBackward(n, &b.pw12_reluOut, &b.grads0, &b.grads1)
-			pw12_bnSums(n, &b.pw12Out, &b.grads1, &w.sums.pw12_bnSum, &w.sums.pw12_bnSumSq)
+			pw12_reluBackward(n, &b.pw12_reluOut, &b.grads7, &b.grads8)
+			pw12_bnSums(n, &b.pw12Out, &b.grads8, &w.sums.pw12_bnSum, &w.sums.pw12_bnSumSq)
 		}
 	case 30:
 		for i := range count {
 			off := j.lo + i*Tile
 			n := min(Tile, j.hi-off)
 			b := w.tiles[i]
-			pw12_bnBackward(n, &b.pw12Out, &b.grads1, &b.grads0, &st.pw12_bnMean, &st.pw12_bnInvStd, &st.pw12_bnSumDy, &st.pw12_bnSumDyXhat, st.pw12_bnInvCount, &p.pw12_bnWeight)
+			pw12_bnBackward(n, &b.pw12Out, &b.grads8, &b.grads7, &st.pw12_bnMean, &st.pw12_bnInvStd, &st.pw12_bnSumDy, &st.pw12_bnSumDyXhat, st.pw12_bnInvCount, &p.pw12_bnWeight)
 			if vec {
-				pw12BackwardGemm(n, &b.dw12_reluOut, &b.grads0, &b.grads2, &t.pw12Weight, &g.pw12Weight, &g.pw12Bias)
+				pw12BackwardGemm(n, &b.dw12_reluOut, &b.grads7, &b.grads9, &t.pw12Weight, &g.pw12Weight, &g.pw12Bias)
 			} else {
-				pw12Backward(n, &b.dw12_reluOut, &b.pw12Out, &b.grads0, &b.grads2, &p.pw12Weight, &g.pw12Weight, &g.pw12Bias)
+				pw12Backward(n, &b.dw12_reluOut, &b.pw12Out, &b.grads7, &b.grads9, &p.pw12Weight, &g.pw12Weight, &g.pw12Bias)
 			}
-			dw12_reluBackward(n, &b.dw12_reluOut, &b.grads2, &b.dw12_bnGrad)
+			dw12_reluBackward(n, &b.dw12_reluOut, &b.grads9, &b.dw12_bnGrad)
 			dw12_bnSums(n, &b.dw12Out, &b.dw12_bnGrad, &w.sums.dw12_bnSum, &w.sums.dw12_bnSumSq)
 		}
 	case 31:
@@ -4631,293 +4631,293 @@ func (w *worker) backwardTiles(j job) (loss float64, correct int) {
 			off := j.lo + i*Tile
 			n := min(Tile, j.hi-off)
 			b := w.tiles[i]
-			dw12_bnBackward(n, &b.dw12Out, &b.dw12_bnGrad, &b.grads2, &st.dw12_bnMean, &st.dw12_bnInvStd, &st.dw12_bnSumDy, &st.dw12_bnSumDyXhat, st.dw12_bnInvCount, &p.dw12_bnWeight)
+			dw12_bnBackward(n, &b.dw12Out, &b.dw12_bnGrad, &b.grads9, &st.dw12_bnMean, &st.dw12_bnInvStd, &st.dw12_bnSumDy, &st.dw12_bnSumDyXhat, st.dw12_bnInvCount, &p.dw12_bnWeight)
 			if vec {
-				dw12BackwardVec(n, &b.pw11_reluOut, &b.dw12Out, &b.grads2, &b.grads3, &p.dw12Weight, &g.dw12Weight, &g.dw12Bias)
+				dw12BackwardVec(n, &b.pw11_reluOut, &b.dw12Out, &b.grads9, &b.grads5, &p.dw12Weight, &g.dw12Weight, &g.dw12Bias)
 			} else {
-				dw12Backward(n, &b.pw11_reluOut, &b.dw12Out, &b.grads2, &b.grads3, &p.dw12Weight, &g.dw12Weight, &g.dw12Bias)
+				dw12Backward(n, &b.pw11_reluOut, &b.dw12Out, &b.grads9, &b.grads5, &p.dw12Weight, &g.dw12Weight, &g.dw12Bias)
 			}
-			pw11_reluBackward(n, &b.pw11_reluOut, &b.grads3, &b.grads4)
-			pw11_bnSums(n, &b.pw11Out, &b.grads4, &w.sums.pw11_bnSum, &w.sums.pw11_bnSumSq)
+			pw11_reluBackward(n, &b.pw11_reluOut, &b.grads5, &b.grads6)
+			pw11_bnSums(n, &b.pw11Out, &b.grads6, &w.sums.pw11_bnSum, &w.sums.pw11_bnSumSq)
 		}
 	case 32:
 		for i := range count {
 			off := j.lo + i*Tile
 			n := min(Tile, j.hi-off)
 			b := w.tiles[i]
-			pw11_bnBackward(n, &b.pw11Out, &b.grads4, &b.grads3, &st.pw11_bnMean, &st.pw11_bnInvStd, &st.pw11_bnSumDy, &st.pw11_bnSumDyXhat, st.pw11_bnInvCount, &p.pw11_bnWeight)
+			pw11_bnBackward(n, &b.pw11Out, &b.grads6, &b.grads5, &st.pw11_bnMean, &st.pw11_bnInvStd, &st.pw11_bnSumDy, &st.pw11_bnSumDyXhat, st.pw11_bnInvCount, &p.pw11_bnWeight)
 			if vec {
-				pw11BackwardGemm(n, &b.dw11_reluOut, &b.grads3, &b.grads4, &t.pw11Weight, &g.pw11Weight, &g.pw11Bias)
+				pw11BackwardGemm(n, &b.dw11_reluOut, &b.grads5, &b.grads6, &t.pw11Weight, &g.pw11Weight, &g.pw11Bias)
 			} else {
-				pw11Backward(n, &b.dw11_reluOut, &b.pw11Out, &b.grads3, &b.grads4, &p.pw11Weight, &g.pw11Weight, &g.pw11Bias)
+				pw11Backward(n, &b.dw11_reluOut, &b.pw11Out, &b.grads5, &b.grads6, &p.pw11Weight, &g.pw11Weight, &g.pw11Bias)
 			}
-			dw11_reluBackward(n, &b.dw11_reluOut, &b.grads4, &b.grads3)
-			dw11_bnSums(n, &b.dw11Out, &b.grads3, &w.sums.dw11_bnSum, &w.sums.dw11_bnSumSq)
+			dw11_reluBackward(n, &b.dw11_reluOut, &b.grads6, &b.grads5)
+			dw11_bnSums(n, &b.dw11Out, &b.grads5, &w.sums.dw11_bnSum, &w.sums.dw11_bnSumSq)
 		}
 	case 33:
 		for i := range count {
 			off := j.lo + i*Tile
 			n := min(Tile, j.hi-off)
 			b := w.tiles[i]
-			dw11_bnBackward(n, &b.dw11Out, &b.grads3, &b.grads4, &st.dw11_bnMean, &st.dw11_bnInvStd, &st.dw11_bnSumDy, &st.dw11_bnSumDyXhat, st.dw11_bnInvCount, &p.dw11_bnWeight)
+			dw11_bnBackward(n, &b.dw11Out, &b.grads5, &b.grads6, &st.dw11_bnMean, &st.dw11_bnInvStd, &st.dw11_bnSumDy, &st.dw11_bnSumDyXhat, st.dw11_bnInvCount, &p.dw11_bnWeight)
 			if vec {
-				dw11BackwardVec(n, &b.pw10_reluOut, &b.dw11Out, &b.grads4, &b.grads3, &p.dw11Weight, &g.dw11Weight, &g.dw11Bias)
+				dw11BackwardVec(n, &b.pw10_reluOut, &b.dw11Out, &b.grads6, &b.grads5, &p.dw11Weight, &g.dw11Weight, &g.dw11Bias)
 			} else {
-				dw11Backward(n, &b.pw10_reluOut, &b.dw11Out, &b.grads4, &b.grads3, &p.dw11Weight, &g.dw11Weight, &g.dw11Bias)
+				dw11Backward(n, &b.pw10_reluOut, &b.dw11Out, &b.grads6, &b.grads5, &p.dw11Weight, &g.dw11Weight, &g.dw11Bias)
 			}
-			pw10_reluBackward(n, &b.pw10_reluOut, &b.grads3, &b.grads4)
-			pw10_bnSums(n, &b.pw10Out, &b.grads4, &w.sums.pw10_bnSum, &w.sums.pw10_bnSumSq)
+			pw10_reluBackward(n, &b.pw10_reluOut, &b.grads5, &b.grads6)
+			pw10_bnSums(n, &b.pw10Out, &b.grads6, &w.sums.pw10_bnSum, &w.sums.pw10_bnSumSq)
 		}
 	case 34:
 		for i := range count {
 			off := j.lo + i*Tile
 			n := min(Tile, j.hi-off)
 			b := w.tiles[i]
-			pw10_bnBackward(n, &b.pw10Out, &b.grads4, &b.grads3, &st.pw10_bnMean, &st.pw10_bnInvStd, &st.pw10_bnSumDy, &st.pw10_bnSumDyXhat, st.pw10_bnInvCount, &p.pw10_bnWeight)
+			pw10_bnBackward(n, &b.pw10Out, &b.grads6, &b.grads5, &st.pw10_bnMean, &st.pw10_bnInvStd, &st.pw10_bnSumDy, &st.pw10_bnSumDyXhat, st.pw10_bnInvCount, &p.pw10_bnWeight)
 			if vec {
-				pw10BackwardGemm(n, &b.dw10_reluOut, &b.grads3, &b.grads4, &t.pw10Weight, &g.pw10Weight, &g.pw10Bias)
+				pw10BackwardGemm(n, &b.dw10_reluOut, &b.grads5, &b.grads6, &t.pw10Weight, &g.pw10Weight, &g.pw10Bias)
 			} else {
-				pw10Backward(n, &b.dw10_reluOut, &b.pw10Out, &b.grads3, &b.grads4, &p.pw10Weight, &g.pw10Weight, &g.pw10Bias)
+				pw10Backward(n, &b.dw10_reluOut, &b.pw10Out, &b.grads5, &b.grads6, &p.pw10Weight, &g.pw10Weight, &g.pw10Bias)
 			}
-			dw10_reluBackward(n, &b.dw10_reluOut, &b.grads4, &b.grads3)
-			dw10_bnSums(n, &b.dw10Out, &b.grads3, &w.sums.dw10_bnSum, &w.sums.dw10_bnSumSq)
+			dw10_reluBackward(n, &b.dw10_reluOut, &b.grads6, &b.grads5)
+			dw10_bnSums(n, &b.dw10Out, &b.grads5, &w.sums.dw10_bnSum, &w.sums.dw10_bnSumSq)
 		}
 	case 35:
 		for i := range count {
 			off := j.lo + i*Tile
 			n := min(Tile, j.hi-off)
 			b := w.tiles[i]
-			dw10_bnBackward(n, &b.dw10Out, &b.grads3, &b.grads4, &st.dw10_bnMean, &st.dw10_bnInvStd, &st.dw10_bnSumDy, &st.dw10_bnSumDyXhat, st.dw10_bnInvCount, &p.dw10_bnWeight)
+			dw10_bnBackward(n, &b.dw10Out, &b.grads5, &b.grads6, &st.dw10_bnMean, &st.dw10_bnInvStd, &st.dw10_bnSumDy, &st.dw10_bnSumDyXhat, st.dw10_bnInvCount, &p.dw10_bnWeight)
 			if vec {
-				dw10BackwardVec(n, &b.pw9_reluOut, &b.dw10Out, &b.grads4, &b.grads3, &p.dw10Weight, &g.dw10Weight, &g.dw10Bias)
+				dw10BackwardVec(n, &b.pw9_reluOut, &b.dw10Out, &b.grads6, &b.grads5, &p.dw10Weight, &g.dw10Weight, &g.dw10Bias)
 			} else {
-				dw10Backward(n, &b.pw9_reluOut, &b.dw10Out, &b.grads4, &b.grads3, &p.dw10Weight, &g.dw10Weight, &g.dw10Bias)
+				dw10Backward(n, &b.pw9_reluOut, &b.dw10Out, &b.grads6, &b.grads5, &p.dw10Weight, &g.dw10Weight, &g.dw10Bias)
 			}
-			pw9_reluBackward(n, &b.pw9_reluOut, &b.grads3, &b.grads4)
-			pw9_bnSums(n, &b.pw9Out, &b.grads4, &w.sums.pw9_bnSum, &w.sums.pw9_bnSumSq)
+			pw9_reluBackward(n, &b.pw9_reluOut, &b.grads5, &b.grads6)
+			pw9_bnSums(n, &b.pw9Out, &b.grads6, &w.sums.pw9_bnSum, &w.sums.pw9_bnSumSq)
 		}
 	case 36:
 		for i := range count {
 			off := j.lo + i*Tile
 			n := min(Tile, j.hi-off)
 			b := w.tiles[i]
-			pw9_bnBackward(n, &b.pw9Out, &b.grads4, &b.grads3, &st.pw9_bnMean, &st.pw9_bnInvStd, &st.pw9_bnSumDy, &st.pw9_bnSumDyXhat, st.pw9_bnInvCount, &p.pw9_bnWeight)
+			pw9_bnBackward(n, &b.pw9Out, &b.grads6, &b.grads5, &st.pw9_bnMean, &st.pw9_bnInvStd, &st.pw9_bnSumDy, &st.pw9_bnSumDyXhat, st.pw9_bnInvCount, &p.pw9_bnWeight)
 			if vec {
-				pw9BackwardGemm(n, &b.dw9_reluOut, &b.grads3, &b.grads4, &t.pw9Weight, &g.pw9Weight, &g.pw9Bias)
+				pw9BackwardGemm(n, &b.dw9_reluOut, &b.grads5, &b.grads6, &t.pw9Weight, &g.pw9Weight, &g.pw9Bias)
 			} else {
-				pw9Backward(n, &b.dw9_reluOut, &b.pw9Out, &b.grads3, &b.grads4, &p.pw9Weight, &g.pw9Weight, &g.pw9Bias)
+				pw9Backward(n, &b.dw9_reluOut, &b.pw9Out, &b.grads5, &b.grads6, &p.pw9Weight, &g.pw9Weight, &g.pw9Bias)
 			}
-			dw9_reluBackward(n, &b.dw9_reluOut, &b.grads4, &b.grads3)
-			dw9_bnSums(n, &b.dw9Out, &b.grads3, &w.sums.dw9_bnSum, &w.sums.dw9_bnSumSq)
+			dw9_reluBackward(n, &b.dw9_reluOut, &b.grads6, &b.grads5)
+			dw9_bnSums(n, &b.dw9Out, &b.grads5, &w.sums.dw9_bnSum, &w.sums.dw9_bnSumSq)
 		}
 	case 37:
 		for i := range count {
 			off := j.lo + i*Tile
 			n := min(Tile, j.hi-off)
 			b := w.tiles[i]
-			dw9_bnBackward(n, &b.dw9Out, &b.grads3, &b.grads4, &st.dw9_bnMean, &st.dw9_bnInvStd, &st.dw9_bnSumDy, &st.dw9_bnSumDyXhat, st.dw9_bnInvCount, &p.dw9_bnWeight)
+			dw9_bnBackward(n, &b.dw9Out, &b.grads5, &b.grads6, &st.dw9_bnMean, &st.dw9_bnInvStd, &st.dw9_bnSumDy, &st.dw9_bnSumDyXhat, st.dw9_bnInvCount, &p.dw9_bnWeight)
 			if vec {
-				dw9BackwardVec(n, &b.pw8_reluOut, &b.dw9Out, &b.grads4, &b.grads3, &p.dw9Weight, &g.dw9Weight, &g.dw9Bias)
+				dw9BackwardVec(n, &b.pw8_reluOut, &b.dw9Out, &b.grads6, &b.grads5, &p.dw9Weight, &g.dw9Weight, &g.dw9Bias)
 			} else {
-				dw9Backward(n, &b.pw8_reluOut, &b.dw9Out, &b.grads4, &b.grads3, &p.dw9Weight, &g.dw9Weight, &g.dw9Bias)
+				dw9Backward(n, &b.pw8_reluOut, &b.dw9Out, &b.grads6, &b.grads5, &p.dw9Weight, &g.dw9Weight, &g.dw9Bias)
 			}
-			pw8_reluBackward(n, &b.pw8_reluOut, &b.grads3, &b.grads4)
-			pw8_bnSums(n, &b.pw8Out, &b.grads4, &w.sums.pw8_bnSum, &w.sums.pw8_bnSumSq)
+			pw8_reluBackward(n, &b.pw8_reluOut, &b.grads5, &b.grads6)
+			pw8_bnSums(n, &b.pw8Out, &b.grads6, &w.sums.pw8_bnSum, &w.sums.pw8_bnSumSq)
 		}
 	case 38:
 		for i := range count {
 			off := j.lo + i*Tile
 			n := min(Tile, j.hi-off)
 			b := w.tiles[i]
-			pw8_bnBackward(n, &b.pw8Out, &b.grads4, &b.grads3, &st.pw8_bnMean, &st.pw8_bnInvStd, &st.pw8_bnSumDy, &st.pw8_bnSumDyXhat, st.pw8_bnInvCount, &p.pw8_bnWeight)
+			pw8_bnBackward(n, &b.pw8Out, &b.grads6, &b.grads5, &st.pw8_bnMean, &st.pw8_bnInvStd, &st.pw8_bnSumDy, &st.pw8_bnSumDyXhat, st.pw8_bnInvCount, &p.pw8_bnWeight)
 			if vec {
-				pw8BackwardGemm(n, &b.dw8_reluOut, &b.grads3, &b.grads4, &t.pw8Weight, &g.pw8Weight, &g.pw8Bias)
+				pw8BackwardGemm(n, &b.dw8_reluOut, &b.grads5, &b.grads6, &t.pw8Weight, &g.pw8Weight, &g.pw8Bias)
 			} else {
-				pw8Backward(n, &b.dw8_reluOut, &b.pw8Out, &b.grads3, &b.grads4, &p.pw8Weight, &g.pw8Weight, &g.pw8Bias)
+				pw8Backward(n, &b.dw8_reluOut, &b.pw8Out, &b.grads5, &b.grads6, &p.pw8Weight, &g.pw8Weight, &g.pw8Bias)
 			}
-			dw8_reluBackward(n, &b.dw8_reluOut, &b.grads4, &b.grads3)
-			dw8_bnSums(n, &b.dw8Out, &b.grads3, &w.sums.dw8_bnSum, &w.sums.dw8_bnSumSq)
+			dw8_reluBackward(n, &b.dw8_reluOut, &b.grads6, &b.grads5)
+			dw8_bnSums(n, &b.dw8Out, &b.grads5, &w.sums.dw8_bnSum, &w.sums.dw8_bnSumSq)
 		}
 	case 39:
 		for i := range count {
 			off := j.lo + i*Tile
 			n := min(Tile, j.hi-off)
 			b := w.tiles[i]
-			dw8_bnBackward(n, &b.dw8Out, &b.grads3, &b.grads4, &st.dw8_bnMean, &st.dw8_bnInvStd, &st.dw8_bnSumDy, &st.dw8_bnSumDyXhat, st.dw8_bnInvCount, &p.dw8_bnWeight)
+			dw8_bnBackward(n, &b.dw8Out, &b.grads5, &b.grads6, &st.dw8_bnMean, &st.dw8_bnInvStd, &st.dw8_bnSumDy, &st.dw8_bnSumDyXhat, st.dw8_bnInvCount, &p.dw8_bnWeight)
 			if vec {
-				dw8BackwardVec(n, &b.pw7_reluOut, &b.dw8Out, &b.grads4, &b.grads3, &p.dw8Weight, &g.dw8Weight, &g.dw8Bias)
+				dw8BackwardVec(n, &b.pw7_reluOut, &b.dw8Out, &b.grads6, &b.grads5, &p.dw8Weight, &g.dw8Weight, &g.dw8Bias)
 			} else {
-				dw8Backward(n, &b.pw7_reluOut, &b.dw8Out, &b.grads4, &b.grads3, &p.dw8Weight, &g.dw8Weight, &g.dw8Bias)
+				dw8Backward(n, &b.pw7_reluOut, &b.dw8Out, &b.grads6, &b.grads5, &p.dw8Weight, &g.dw8Weight, &g.dw8Bias)
 			}
-			pw7_reluBackward(n, &b.pw7_reluOut, &b.grads3, &b.grads4)
-			pw7_bnSums(n, &b.pw7Out, &b.grads4, &w.sums.pw7_bnSum, &w.sums.pw7_bnSumSq)
+			pw7_reluBackward(n, &b.pw7_reluOut, &b.grads5, &b.grads6)
+			pw7_bnSums(n, &b.pw7Out, &b.grads6, &w.sums.pw7_bnSum, &w.sums.pw7_bnSumSq)
 		}
 	case 40:
 		for i := range count {
 			off := j.lo + i*Tile
 			n := min(Tile, j.hi-off)
 			b := w.tiles[i]
-			pw7_bnBackward(n, &b.pw7Out, &b.grads4, &b.grads3, &st.pw7_bnMean, &st.pw7_bnInvStd, &st.pw7_bnSumDy, &st.pw7_bnSumDyXhat, st.pw7_bnInvCount, &p.pw7_bnWeight)
+			pw7_bnBackward(n, &b.pw7Out, &b.grads6, &b.grads5, &st.pw7_bnMean, &st.pw7_bnInvStd, &st.pw7_bnSumDy, &st.pw7_bnSumDyXhat, st.pw7_bnInvCount, &p.pw7_bnWeight)
 			if vec {
-				pw7BackwardGemm(n, &b.dw7_reluOut, &b.grads3, &b.grads4, &t.pw7Weight, &g.pw7Weight, &g.pw7Bias)
+				pw7BackwardGemm(n, &b.dw7_reluOut, &b.grads5, &b.grads6, &t.pw7Weight, &g.pw7Weight, &g.pw7Bias)
 			} else {
-				pw7Backward(n, &b.dw7_reluOut, &b.pw7Out, &b.grads3, &b.grads4, &p.pw7Weight, &g.pw7Weight, &g.pw7Bias)
+				pw7Backward(n, &b.dw7_reluOut, &b.pw7Out, &b.grads5, &b.grads6, &p.pw7Weight, &g.pw7Weight, &g.pw7Bias)
 			}
-			dw7_reluBackward(n, &b.dw7_reluOut, &b.grads4, &b.grads3)
-			dw7_bnSums(n, &b.dw7Out, &b.grads3, &w.sums.dw7_bnSum, &w.sums.dw7_bnSumSq)
+			dw7_reluBackward(n, &b.dw7_reluOut, &b.grads6, &b.grads5)
+			dw7_bnSums(n, &b.dw7Out, &b.grads5, &w.sums.dw7_bnSum, &w.sums.dw7_bnSumSq)
 		}
 	case 41:
 		for i := range count {
 			off := j.lo + i*Tile
 			n := min(Tile, j.hi-off)
 			b := w.tiles[i]
-			dw7_bnBackward(n, &b.dw7Out, &b.grads3, &b.grads4, &st.dw7_bnMean, &st.dw7_bnInvStd, &st.dw7_bnSumDy, &st.dw7_bnSumDyXhat, st.dw7_bnInvCount, &p.dw7_bnWeight)
+			dw7_bnBackward(n, &b.dw7Out, &b.grads5, &b.grads6, &st.dw7_bnMean, &st.dw7_bnInvStd, &st.dw7_bnSumDy, &st.dw7_bnSumDyXhat, st.dw7_bnInvCount, &p.dw7_bnWeight)
 			if vec {
-				dw7BackwardVec(n, &b.pw6_reluOut, &b.dw7Out, &b.grads4, &b.grads3, &p.dw7Weight, &g.dw7Weight, &g.dw7Bias)
+				dw7BackwardVec(n, &b.pw6_reluOut, &b.dw7Out, &b.grads6, &b.grads5, &p.dw7Weight, &g.dw7Weight, &g.dw7Bias)
 			} else {
-				dw7Backward(n, &b.pw6_reluOut, &b.dw7Out, &b.grads4, &b.grads3, &p.dw7Weight, &g.dw7Weight, &g.dw7Bias)
+				dw7Backward(n, &b.pw6_reluOut, &b.dw7Out, &b.grads6, &b.grads5, &p.dw7Weight, &g.dw7Weight, &g.dw7Bias)
 			}
-			pw6_reluBackward(n, &b.pw6_reluOut, &b.grads3, &b.grads4)
-			pw6_bnSums(n, &b.pw6Out, &b.grads4, &w.sums.pw6_bnSum, &w.sums.pw6_bnSumSq)
+			pw6_reluBackward(n, &b.pw6_reluOut, &b.grads5, &b.grads6)
+			pw6_bnSums(n, &b.pw6Out, &b.grads6, &w.sums.pw6_bnSum, &w.sums.pw6_bnSumSq)
 		}
 	case 42:
 		for i := range count {
 			off := j.lo + i*Tile
 			n := min(Tile, j.hi-off)
 			b := w.tiles[i]
-			pw6_bnBackward(n, &b.pw6Out, &b.grads4, &b.grads3, &st.pw6_bnMean, &st.pw6_bnInvStd, &st.pw6_bnSumDy, &st.pw6_bnSumDyXhat, st.pw6_bnInvCount, &p.pw6_bnWeight)
+			pw6_bnBackward(n, &b.pw6Out, &b.grads6, &b.grads5, &st.pw6_bnMean, &st.pw6_bnInvStd, &st.pw6_bnSumDy, &st.pw6_bnSumDyXhat, st.pw6_bnInvCount, &p.pw6_bnWeight)
 			if vec {
-				pw6BackwardGemm(n, &b.dw6_reluOut, &b.grads3, &b.grads0, &t.pw6Weight, &g.pw6Weight, &g.pw6Bias)
+				pw6BackwardGemm(n, &b.dw6_reluOut, &b.grads5, &b.grads7, &t.pw6Weight, &g.pw6Weight, &g.pw6Bias)
 			} else {
-				pw6Backward(n, &b.dw6_reluOut, &b.pw6Out, &b.grads3, &b.grads0, &p.pw6Weight, &g.pw6Weight, &g.pw6Bias)
+				pw6Backward(n, &b.dw6_reluOut, &b.pw6Out, &b.grads5, &b.grads7, &p.pw6Weight, &g.pw6Weight, &g.pw6Bias)
 			}
-			dw6_reluBackward(n, &b.dw6_reluOut, &b.grads0, &b.grads1)
-			dw6_bnSums(n, &b.dw6Out, &b.grads1, &w.sums.dw6_bnSum, &w.sums.dw6_bnSumSq)
+			dw6_reluBackward(n, &b.dw6_reluOut, &b.grads7, &b.grads8)
+			dw6_bnSums(n, &b.dw6Out, &b.grads8, &w.sums.dw6_bnSum, &w.sums.dw6_bnSumSq)
 		}
 	case 43:
 		for i := range count {
 			off := j.lo + i*Tile
 			n := min(Tile, j.hi-off)
 			b := w.tiles[i]
-			dw6_bnBackward(n, &b.dw6Out, &b.grads1, &b.grads0, &st.dw6_bnMean, &st.dw6_bnInvStd, &st.dw6_bnSumDy, &st.dw6_bnSumDyXhat, st.dw6_bnInvCount, &p.dw6_bnWeight)
+			dw6_bnBackward(n, &b.dw6Out, &b.grads8, &b.grads7, &st.dw6_bnMean, &st.dw6_bnInvStd, &st.dw6_bnSumDy, &st.dw6_bnSumDyXhat, st.dw6_bnInvCount, &p.dw6_bnWeight)
 			if vec {
-				dw6BackwardVec(n, &b.pw5_reluOut, &b.dw6Out, &b.grads0, &b.grads5, &p.dw6Weight, &g.dw6Weight, &g.dw6Bias)
+				dw6BackwardVec(n, &b.pw5_reluOut, &b.dw6Out, &b.grads7, &b.grads3, &p.dw6Weight, &g.dw6Weight, &g.dw6Bias)
 			} else {
-				dw6Backward(n, &b.pw5_reluOut, &b.dw6Out, &b.grads0, &b.grads5, &p.dw6Weight, &g.dw6Weight, &g.dw6Bias)
+				dw6Backward(n, &b.pw5_reluOut, &b.dw6Out, &b.grads7, &b.grads3, &p.dw6Weight, &g.dw6Weight, &g.dw6Bias)
 			}
-			pw5_reluBackward(n, &b.pw5_reluOut, &b.grads5, &b.grads6)
-			pw5_bnSums(n, &b.pw5Out, &b.grads6, &w.sums.pw5_bnSum, &w.sums.pw5_bnSumSq)
+			pw5_reluBackward(n, &b.pw5_reluOut, &b.grads3, &b.grads4)
+			pw5_bnSums(n, &b.pw5Out, &b.grads4, &w.sums.pw5_bnSum, &w.sums.pw5_bnSumSq)
 		}
 	case 44:
 		for i := range count {
 			off := j.lo + i*Tile
 			n := min(Tile, j.hi-off)
 			b := w.tiles[i]
-			pw5_bnBackward(n, &b.pw5Out, &b.grads6, &b.grads5, &st.pw5_bnMean, &st.pw5_bnInvStd, &st.pw5_bnSumDy, &st.pw5_bnSumDyXhat, st.pw5_bnInvCount, &p.pw5_bnWeight)
+			pw5_bnBackward(n, &b.pw5Out, &b.grads4, &b.grads3, &st.pw5_bnMean, &st.pw5_bnInvStd, &st.pw5_bnSumDy, &st.pw5_bnSumDyXhat, st.pw5_bnInvCount, &p.pw5_bnWeight)
 			if vec {
-				pw5BackwardGemm(n, &b.dw5_reluOut, &b.grads5, &b.grads6, &t.pw5Weight, &g.pw5Weight, &g.pw5Bias)
+				pw5BackwardGemm(n, &b.dw5_reluOut, &b.grads3, &b.grads4, &t.pw5Weight, &g.pw5Weight, &g.pw5Bias)
 			} else {
-				pw5Backward(n, &b.dw5_reluOut, &b.pw5Out, &b.grads5, &b.grads6, &p.pw5Weight, &g.pw5Weight, &g.pw5Bias)
+				pw5Backward(n, &b.dw5_reluOut, &b.pw5Out, &b.grads3, &b.grads4, &p.pw5Weight, &g.pw5Weight, &g.pw5Bias)
 			}
-			dw5_reluBackward(n, &b.dw5_reluOut, &b.grads6, &b.grads5)
-			dw5_bnSums(n, &b.dw5Out, &b.grads5, &w.sums.dw5_bnSum, &w.sums.dw5_bnSumSq)
+			dw5_reluBackward(n, &b.dw5_reluOut, &b.grads4, &b.grads3)
+			dw5_bnSums(n, &b.dw5Out, &b.grads3, &w.sums.dw5_bnSum, &w.sums.dw5_bnSumSq)
 		}
 	case 45:
 		for i := range count {
 			off := j.lo + i*Tile
 			n := min(Tile, j.hi-off)
 			b := w.tiles[i]
-			dw5_bnBackward(n, &b.dw5Out, &b.grads5, &b.grads6, &st.dw5_bnMean, &st.dw5_bnInvStd, &st.dw5_bnSumDy, &st.dw5_bnSumDyXhat, st.dw5_bnInvCount, &p.dw5_bnWeight)
+			dw5_bnBackward(n, &b.dw5Out, &b.grads3, &b.grads4, &st.dw5_bnMean, &st.dw5_bnInvStd, &st.dw5_bnSumDy, &st.dw5_bnSumDyXhat, st.dw5_bnInvCount, &p.dw5_bnWeight)
 			if vec {
-				dw5BackwardVec(n, &b.pw4_reluOut, &b.dw5Out, &b.grads6, &b.grads5, &p.dw5Weight, &g.dw5Weight, &g.dw5Bias)
+				dw5BackwardVec(n, &b.pw4_reluOut, &b.dw5Out, &b.grads4, &b.grads3, &p.dw5Weight, &g.dw5Weight, &g.dw5Bias)
 			} else {
-				dw5Backward(n, &b.pw4_reluOut, &b.dw5Out, &b.grads6, &b.grads5, &p.dw5Weight, &g.dw5Weight, &g.dw5Bias)
+				dw5Backward(n, &b.pw4_reluOut, &b.dw5Out, &b.grads4, &b.grads3, &p.dw5Weight, &g.dw5Weight, &g.dw5Bias)
 			}
-			pw4_reluBackward(n, &b.pw4_reluOut, &b.grads5, &b.grads6)
-			pw4_bnSums(n, &b.pw4Out, &b.grads6, &w.sums.pw4_bnSum, &w.sums.pw4_bnSumSq)
+			pw4_reluBackward(n, &b.pw4_reluOut, &b.grads3, &b.grads4)
+			pw4_bnSums(n, &b.pw4Out, &b.grads4, &w.sums.pw4_bnSum, &w.sums.pw4_bnSumSq)
 		}
 	case 46:
 		for i := range count {
 			off := j.lo + i*Tile
 			n := min(Tile, j.hi-off)
 			b := w.tiles[i]
-			pw4_bnBackward(n, &b.pw4Out, &b.grads6, &b.grads5, &st.pw4_bnMean, &st.pw4_bnInvStd, &st.pw4_bnSumDy, &st.pw4_bnSumDyXhat, st.pw4_bnInvCount, &p.pw4_bnWeight)
+			pw4_bnBackward(n, &b.pw4Out, &b.grads4, &b.grads3, &st.pw4_bnMean, &st.pw4_bnInvStd, &st.pw4_bnSumDy, &st.pw4_bnSumDyXhat, st.pw4_bnInvCount, &p.pw4_bnWeight)
 			if vec {
-				pw4BackwardGemm(n, &b.dw4_reluOut, &b.grads5, &b.grads3, &t.pw4Weight, &g.pw4Weight, &g.pw4Bias)
+				pw4BackwardGemm(n, &b.dw4_reluOut, &b.grads3, &b.grads5, &t.pw4Weight, &g.pw4Weight, &g.pw4Bias)
 			} else {
-				pw4Backward(n, &b.dw4_reluOut, &b.pw4Out, &b.grads5, &b.grads3, &p.pw4Weight, &g.pw4Weight, &g.pw4Bias)
+				pw4Backward(n, &b.dw4_reluOut, &b.pw4Out, &b.grads3, &b.grads5, &p.pw4Weight, &g.pw4Weight, &g.pw4Bias)
 			}
-			dw4_reluBackward(n, &b.dw4_reluOut, &b.grads3, &b.grads4)
-			dw4_bnSums(n, &b.dw4Out, &b.grads4, &w.sums.dw4_bnSum, &w.sums.dw4_bnSumSq)
+			dw4_reluBackward(n, &b.dw4_reluOut, &b.grads5, &b.grads6)
+			dw4_bnSums(n, &b.dw4Out, &b.grads6, &w.sums.dw4_bnSum, &w.sums.dw4_bnSumSq)
 		}
 	case 47:
 		for i := range count {
 			off := j.lo + i*Tile
 			n := min(Tile, j.hi-off)
 			b := w.tiles[i]
-			dw4_bnBackward(n, &b.dw4Out, &b.grads4, &b.grads3, &st.dw4_bnMean, &st.dw4_bnInvStd, &st.dw4_bnSumDy, &st.dw4_bnSumDyXhat, st.dw4_bnInvCount, &p.dw4_bnWeight)
+			dw4_bnBackward(n, &b.dw4Out, &b.grads6, &b.grads5, &st.dw4_bnMean, &st.dw4_bnInvStd, &st.dw4_bnSumDy, &st.dw4_bnSumDyXhat, st.dw4_bnInvCount, &p.dw4_bnWeight)
 			if vec {
-				dw4BackwardVec(n, &b.pw3_reluOut, &b.dw4Out, &b.grads3, &b.grads7, &p.dw4Weight, &g.dw4Weight, &g.dw4Bias)
+				dw4BackwardVec(n, &b.pw3_reluOut, &b.dw4Out, &b.grads5, &b.grads1, &p.dw4Weight, &g.dw4Weight, &g.dw4Bias)
 			} else {
-				dw4Backward(n, &b.pw3_reluOut, &b.dw4Out, &b.grads3, &b.grads7, &p.dw4Weight, &g.dw4Weight, &g.dw4Bias)
+				dw4Backward(n, &b.pw3_reluOut, &b.dw4Out, &b.grads5, &b.grads1, &p.dw4Weight, &g.dw4Weight, &g.dw4Bias)
 			}
-			pw3_reluBackward(n, &b.pw3_reluOut, &b.grads7, &b.grads8)
-			pw3_bnSums(n, &b.pw3Out, &b.grads8, &w.sums.pw3_bnSum, &w.sums.pw3_bnSumSq)
+			pw3_reluBackward(n, &b.pw3_reluOut, &b.grads1, &b.grads0)
+			pw3_bnSums(n, &b.pw3Out, &b.grads0, &w.sums.pw3_bnSum, &w.sums.pw3_bnSumSq)
 		}
 	case 48:
 		for i := range count {
 			off := j.lo + i*Tile
 			n := min(Tile, j.hi-off)
 			b := w.tiles[i]
-			pw3_bnBackward(n, &b.pw3Out, &b.grads8, &b.grads7, &st.pw3_bnMean, &st.pw3_bnInvStd, &st.pw3_bnSumDy, &st.pw3_bnSumDyXhat, st.pw3_bnInvCount, &p.pw3_bnWeight)
+			pw3_bnBackward(n, &b.pw3Out, &b.grads0, &b.grads1, &st.pw3_bnMean, &st.pw3_bnInvStd, &st.pw3_bnSumDy, &st.pw3_bnSumDyXhat, st.pw3_bnInvCount, &p.pw3_bnWeight)
 			if vec {
-				pw3BackwardGemm(n, &b.dw3_reluOut, &b.grads7, &b.grads8, &t.pw3Weight, &g.pw3Weight, &g.pw3Bias)
+				pw3BackwardGemm(n, &b.dw3_reluOut, &b.grads1, &b.grads0, &t.pw3Weight, &g.pw3Weight, &g.pw3Bias)
 			} else {
-				pw3Backward(n, &b.dw3_reluOut, &b.pw3Out, &b.grads7, &b.grads8, &p.pw3Weight, &g.pw3Weight, &g.pw3Bias)
+				pw3Backward(n, &b.dw3_reluOut, &b.pw3Out, &b.grads1, &b.grads0, &p.pw3Weight, &g.pw3Weight, &g.pw3Bias)
 			}
-			dw3_reluBackward(n, &b.dw3_reluOut, &b.grads8, &b.grads7)
-			dw3_bnSums(n, &b.dw3Out, &b.grads7, &w.sums.dw3_bnSum, &w.sums.dw3_bnSumSq)
+			dw3_reluBackward(n, &b.dw3_reluOut, &b.grads0, &b.grads1)
+			dw3_bnSums(n, &b.dw3Out, &b.grads1, &w.sums.dw3_bnSum, &w.sums.dw3_bnSumSq)
 		}
 	case 49:
 		for i := range count {
 			off := j.lo + i*Tile
 			n := min(Tile, j.hi-off)
 			b := w.tiles[i]
-			dw3_bnBackward(n, &b.dw3Out, &b.grads7, &b.grads8, &st.dw3_bnMean, &st.dw3_bnInvStd, &st.dw3_bnSumDy, &st.dw3_bnSumDyXhat, st.dw3_bnInvCount, &p.dw3_bnWeight)
+			dw3_bnBackward(n, &b.dw3Out, &b.grads1, &b.grads0, &st.dw3_bnMean, &st.dw3_bnInvStd, &st.dw3_bnSumDy, &st.dw3_bnSumDyXhat, st.dw3_bnInvCount, &p.dw3_bnWeight)
 			if vec {
-				dw3BackwardVec(n, &b.pw2_reluOut, &b.dw3Out, &b.grads8, &b.grads7, &p.dw3Weight, &g.dw3Weight, &g.dw3Bias)
+				dw3BackwardVec(n, &b.pw2_reluOut, &b.dw3Out, &b.grads0, &b.grads1, &p.dw3Weight, &g.dw3Weight, &g.dw3Bias)
 			} else {
-				dw3Backward(n, &b.pw2_reluOut, &b.dw3Out, &b.grads8, &b.grads7, &p.dw3Weight, &g.dw3Weight, &g.dw3Bias)
+				dw3Backward(n, &b.pw2_reluOut, &b.dw3Out, &b.grads0, &b.grads1, &p.dw3Weight, &g.dw3Weight, &g.dw3Bias)
 			}
-			pw2_reluBackward(n, &b.pw2_reluOut, &b.grads7, &b.grads8)
-			pw2_bnSums(n, &b.pw2Out, &b.grads8, &w.sums.pw2_bnSum, &w.sums.pw2_bnSumSq)
+			pw2_reluBackward(n, &b.pw2_reluOut, &b.grads1, &b.grads0)
+			pw2_bnSums(n, &b.pw2Out, &b.grads0, &w.sums.pw2_bnSum, &w.sums.pw2_bnSumSq)
 		}
 	case 50:
 		for i := range count {
 			off := j.lo + i*Tile
 			n := min(Tile, j.hi-off)
 			b := w.tiles[i]
-			pw2_bnBackward(n, &b.pw2Out, &b.grads8, &b.grads7, &st.pw2_bnMean, &st.pw2_bnInvStd, &st.pw2_bnSumDy, &st.pw2_bnSumDyXhat, st.pw2_bnInvCount, &p.pw2_bnWeight)
+			pw2_bnBackward(n, &b.pw2Out, &b.grads0, &b.grads1, &st.pw2_bnMean, &st.pw2_bnInvStd, &st.pw2_bnSumDy, &st.pw2_bnSumDyXhat, st.pw2_bnInvCount, &p.pw2_bnWeight)
 			if vec {
-				pw2BackwardGemm(n, &b.dw2_reluOut, &b.grads7, &b.grads5, &t.pw2Weight, &g.pw2Weight, &g.pw2Bias)
+				pw2BackwardGemm(n, &b.dw2_reluOut, &b.grads1, &b.grads3, &t.pw2Weight, &g.pw2Weight, &g.pw2Bias)
 			} else {
-				pw2Backward(n, &b.dw2_reluOut, &b.pw2Out, &b.grads7, &b.grads5, &p.pw2Weight, &g.pw2Weight, &g.pw2Bias)
+				pw2Backward(n, &b.dw2_reluOut, &b.pw2Out, &b.grads1, &b.grads3, &p.pw2Weight, &g.pw2Weight, &g.pw2Bias)
 			}
-			dw2_reluBackward(n, &b.dw2_reluOut, &b.grads5, &b.grads6)
-			dw2_bnSums(n, &b.dw2Out, &b.grads6, &w.sums.dw2_bnSum, &w.sums.dw2_bnSumSq)
+			dw2_reluBackward(n, &b.dw2_reluOut, &b.grads3, &b.grads4)
+			dw2_bnSums(n, &b.dw2Out, &b.grads4, &w.sums.dw2_bnSum, &w.sums.dw2_bnSumSq)
 		}
 	case 51:
 		for i := range count {
 			off := j.lo + i*Tile
 			n := min(Tile, j.hi-off)
 			b := w.tiles[i]
-			dw2_bnBackward(n, &b.dw2Out, &b.grads6, &b.grads5, &st.dw2_bnMean, &st.dw2_bnInvStd, &st.dw2_bnSumDy, &st.dw2_bnSumDyXhat, st.dw2_bnInvCount, &p.dw2_bnWeight)
+			dw2_bnBackward(n, &b.dw2Out, &b.grads4, &b.grads3, &st.dw2_bnMean, &st.dw2_bnInvStd, &st.dw2_bnSumDy, &st.dw2_bnSumDyXhat, st.dw2_bnInvCount, &p.dw2_bnWeight)
 			if vec {
-				dw2BackwardVec(n, &b.pw1_reluOut, &b.dw2Out, &b.grads5, &b.grads9, &p.dw2Weight, &g.dw2Weight, &g.dw2Bias)
+				dw2BackwardVec(n, &b.pw1_reluOut, &b.dw2Out, &b.grads3, &b.grads2, &p.dw2Weight, &g.dw2Weight, &g.dw2Bias)
 			} else {
-				dw2Backward(n, &b.pw1_reluOut, &b.dw2Out, &b.grads5, &b.grads9, &p.dw2Weight, &g.dw2Weight, &g.dw2Bias)
+				dw2Backward(n, &b.pw1_reluOut, &b.dw2Out, &b.grads3, &b.grads2, &p.dw2Weight, &g.dw2Weight, &g.dw2Bias)
 			}
-			pw1_reluBackward(n, &b.pw1_reluOut, &b.grads9, &b.pw1_bnGrad)
+			pw1_reluBackward(n, &b.pw1_reluOut, &b.grads2, &b.pw1_bnGrad)
 			pw1_bnSums(n, &b.pw1Out, &b.pw1_bnGrad, &w.sums.pw1_bnSum, &w.sums.pw1_bnSumSq)
 		}
 	case 52:
@@ -4925,28 +4925,28 @@ func (w *worker) backwardTiles(j job) (loss float64, correct int) {
 			off := j.lo + i*Tile
 			n := min(Tile, j.hi-off)
 			b := w.tiles[i]
-			pw1_bnBackward(n, &b.pw1Out, &b.pw1_bnGrad, &b.grads9, &st.pw1_bnMean, &st.pw1_bnInvStd, &st.pw1_bnSumDy, &st.pw1_bnSumDyXhat, st.pw1_bnInvCount, &p.pw1_bnWeight)
+			pw1_bnBackward(n, &b.pw1Out, &b.pw1_bnGrad, &b.grads2, &st.pw1_bnMean, &st.pw1_bnInvStd, &st.pw1_bnSumDy, &st.pw1_bnSumDyXhat, st.pw1_bnInvCount, &p.pw1_bnWeight)
 			if vec {
-				pw1BackwardGemm(n, &b.dw1_reluOut, &b.grads9, &b.grads7, &t.pw1Weight, &g.pw1Weight, &g.pw1Bias)
+				pw1BackwardGemm(n, &b.dw1_reluOut, &b.grads2, &b.grads1, &t.pw1Weight, &g.pw1Weight, &g.pw1Bias)
 			} else {
-				pw1Backward(n, &b.dw1_reluOut, &b.pw1Out, &b.grads9, &b.grads7, &p.pw1Weight, &g.pw1Weight, &g.pw1Bias)
+				pw1Backward(n, &b.dw1_reluOut, &b.pw1Out, &b.grads2, &b.grads1, &p.pw1Weight, &g.pw1Weight, &g.pw1Bias)
 			}
-			dw1_reluBackward(n, &b.dw1_reluOut, &b.grads7, &b.grads8)
-			dw1_bnSums(n, &b.dw1Out, &b.grads8, &w.sums.dw1_bnSum, &w.sums.dw1_bnSumSq)
+			dw1_reluBackward(n, &b.dw1_reluOut, &b.grads1, &b.grads0)
+			dw1_bnSums(n, &b.dw1Out, &b.grads0, &w.sums.dw1_bnSum, &w.sums.dw1_bnSumSq)
 		}
 	case 53:
 		for i := range count {
 			off := j.lo + i*Tile
 			n := min(Tile, j.hi-off)
 			b := w.tiles[i]
-			dw1_bnBackward(n, &b.dw1Out, &b.grads8, &b.grads7, &st.dw1_bnMean, &st.dw1_bnInvStd, &st.dw1_bnSumDy, &st.dw1_bnSumDyXhat, st.dw1_bnInvCount, &p.dw1_bnWeight)
+			dw1_bnBackward(n, &b.dw1Out, &b.grads0, &b.grads1, &st.dw1_bnMean, &st.dw1_bnInvStd, &st.dw1_bnSumDy, &st.dw1_bnSumDyXhat, st.dw1_bnInvCount, &p.dw1_bnWeight)
 			if vec {
-				dw1BackwardVec(n, &b.relu1Out, &b.dw1Out, &b.grads7, &b.grads8, &p.dw1Weight, &g.dw1Weight, &g.dw1Bias)
+				dw1BackwardVec(n, &b.relu1Out, &b.dw1Out, &b.grads1, &b.grads0, &p.dw1Weight, &g.dw1Weight, &g.dw1Bias)
 			} else {
-				dw1Backward(n, &b.relu1Out, &b.dw1Out, &b.grads7, &b.grads8, &p.dw1Weight, &g.dw1Weight, &g.dw1Bias)
+				dw1Backward(n, &b.relu1Out, &b.dw1Out, &b.grads1, &b.grads0, &p.dw1Weight, &g.dw1Weight, &g.dw1Bias)
 			}
-			relu1Backward(n, &b.relu1Out, &b.grads8, &b.grads7)
-			bn1Sums(n, &b.conv1Out, &b.grads7, &w.sums.bn1Sum, &w.sums.bn1SumSq)
+			relu1Backward(n, &b.relu1Out, &b.grads0, &b.grads1)
+			bn1Sums(n, &b.conv1Out, &b.grads1, &w.sums.bn1Sum, &w.sums.bn1SumSq)
 		}
 	case 54:
 		for i := range count {
@@ -4954,11 +4954,11 @@ func (w *worker) backwardTiles(j job) (loss float64, correct int) {
 			n := min(Tile, j.hi-off)
 			b := w.tiles[i]
 			x := &b.x
-			bn1Backward(n, &b.conv1Out, &b.grads7, &b.grads8, &st.bn1Mean, &st.bn1InvStd, &st.bn1SumDy, &st.bn1SumDyXhat, st.bn1InvCount, &p.bn1Weight)
+			bn1Backward(n, &b.conv1Out, &b.grads1, &b.grads0, &st.bn1Mean, &st.bn1InvStd, &st.bn1SumDy, &st.bn1SumDyXhat, st.bn1InvCount, &p.bn1Weight)
 			if vec {
-				conv1BackwardGemm(n, x, &b.grads8, &b.conv1Cols, &g.conv1Weight, &g.conv1Bias)
+				conv1BackwardGemm(n, x, &b.grads0, &b.conv1Cols, &g.conv1Weight, &g.conv1Bias)
 			} else {
-				conv1Backward(n, x, &b.conv1Out, &b.grads8, &p.conv1Weight, &g.conv1Weight, &g.conv1Bias)
+				conv1Backward(n, x, &b.conv1Out, &b.grads0, &p.conv1Weight, &g.conv1Weight, &g.conv1Bias)
 			}
 		}
 	}

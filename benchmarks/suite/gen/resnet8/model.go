@@ -214,33 +214,33 @@ type tileBuffers struct {
 	poolOut [Tile * 64]float32
 	// fcOut is the output of fc (dense 64 → 10).
 	fcOut [Tile * 10]float32
-	// grads4 holds the gradient of the loss with respect to each of
+	// grads0 holds the gradient of the loss with respect to each of
 	// block1_relu2Out, relu1Out, conv1Out in turn: the backward pass never needs
 	// two of them at once.
-	grads4 [Tile * 16384]float32
-	// grads5 holds the gradient of the loss with respect to each of block1_addOut,
+	grads0 [Tile * 16384]float32
+	// grads1 holds the gradient of the loss with respect to each of block1_addOut,
 	// block1_conv2Out, block1_bn1Out, bn1Out in turn: the backward pass never
 	// needs two of them at once.
-	grads5 [Tile * 16384]float32
+	grads1 [Tile * 16384]float32
 	// relu1Partial receives one consumer's share of the gradient with respect to
 	// relu1Out, which is then added to relu1Grad: relu1 feeds several layers.
 	relu1Partial [Tile * 16384]float32
-	// grads6 holds the gradient of the loss with respect to each of block1_bn2Out,
+	// grads2 holds the gradient of the loss with respect to each of block1_bn2Out,
 	// block1_relu1Out, block1_conv1Out in turn: the backward pass never needs two
 	// of them at once.
-	grads6 [Tile * 16384]float32
+	grads2 [Tile * 16384]float32
 	// block1_relu2Partial receives one consumer's share of the gradient with
 	// respect to block1_relu2Out, which is then added to block1_relu2Grad:
 	// block1_relu2 feeds several layers.
 	block1_relu2Partial [Tile * 16384]float32
-	// grads2 holds the gradient of the loss with respect to each of
+	// grads3 holds the gradient of the loss with respect to each of
 	// block2_relu2Out, block2_bn2Out, block2_relu1Out, block2_conv1Out in turn:
 	// the backward pass never needs two of them at once.
-	grads2 [Tile * 8192]float32
-	// grads3 holds the gradient of the loss with respect to each of block2_addOut,
+	grads3 [Tile * 8192]float32
+	// grads4 holds the gradient of the loss with respect to each of block2_addOut,
 	// block2_conv2Out, block2_bn1Out in turn: the backward pass never needs two of
 	// them at once.
-	grads3 [Tile * 8192]float32
+	grads4 [Tile * 8192]float32
 	// block2_shortcutGrad is the gradient of the loss with respect to
 	// block2_shortcutOut.
 	block2_shortcutGrad [Tile * 8192]float32
@@ -248,14 +248,14 @@ type tileBuffers struct {
 	// respect to block2_relu2Out, which is then added to block2_relu2Grad:
 	// block2_relu2 feeds several layers.
 	block2_relu2Partial [Tile * 8192]float32
-	// grads0 holds the gradient of the loss with respect to each of
+	// grads5 holds the gradient of the loss with respect to each of
 	// block3_relu2Out, block3_bn2Out, block3_relu1Out, block3_conv1Out in turn:
 	// the backward pass never needs two of them at once.
-	grads0 [Tile * 4096]float32
-	// grads1 holds the gradient of the loss with respect to each of block3_addOut,
+	grads5 [Tile * 4096]float32
+	// grads6 holds the gradient of the loss with respect to each of block3_addOut,
 	// block3_conv2Out, block3_bn1Out in turn: the backward pass never needs two of
 	// them at once.
-	grads1 [Tile * 4096]float32
+	grads6 [Tile * 4096]float32
 	// block3_shortcutGrad is the gradient of the loss with respect to
 	// block3_shortcutOut.
 	block3_shortcutGrad [Tile * 4096]float32
@@ -1704,115 +1704,115 @@ func (w *worker) backwardTiles(j job) (loss float64, correct int) {
 			} else {
 				fcBackward(n, &b.poolOut, &b.fcOut, &b.fcGrad, &b.poolGrad, &p.fcWeight, &g.fcWeight, &g.fcBias)
 			}
-			poolBackward(n, &b.poolGrad, &b.grads0)
-			block3_relu2Backward(n, &b.block3_relu2Out, &b.grads0, &b.grads1)
-			copy(b.block3_shortcutGrad[:n*4096], b.grads1[:n*4096])
-			copy(b.grads0[:n*4096], b.grads1[:n*4096])
+			poolBackward(n, &b.poolGrad, &b.grads5)
+			block3_relu2Backward(n, &b.block3_relu2Out, &b.grads5, &b.grads6)
+			copy(b.block3_shortcutGrad[:n*4096], b.grads6[:n*4096])
+			copy(b.grads5[:n*4096], b.grads6[:n*4096])
 			if vec {
-				block3_shortcutBackwardGemm(n, &b.block2_relu2Out, &b.block3_shortcutGrad, &b.grads2, &b.block3_shortcutCols, &t.block3_shortcutWeight, &g.block3_shortcutWeight, &g.block3_shortcutBias)
+				block3_shortcutBackwardGemm(n, &b.block2_relu2Out, &b.block3_shortcutGrad, &b.grads3, &b.block3_shortcutCols, &t.block3_shortcutWeight, &g.block3_shortcutWeight, &g.block3_shortcutBias)
 			} else {
-				block3_shortcutBackward(n, &b.block2_relu2Out, &b.block3_shortcutOut, &b.block3_shortcutGrad, &b.grads2, &p.block3_shortcutWeight, &g.block3_shortcutWeight, &g.block3_shortcutBias)
+				block3_shortcutBackward(n, &b.block2_relu2Out, &b.block3_shortcutOut, &b.block3_shortcutGrad, &b.grads3, &p.block3_shortcutWeight, &g.block3_shortcutWeight, &g.block3_shortcutBias)
 			}
-			block3_bn2Sums(n, &b.block3_conv2Out, &b.grads0, &w.sums.block3_bn2Sum, &w.sums.block3_bn2SumSq)
+			block3_bn2Sums(n, &b.block3_conv2Out, &b.grads5, &w.sums.block3_bn2Sum, &w.sums.block3_bn2SumSq)
 		}
 	case 8:
 		for i := range count {
 			off := j.lo + i*Tile
 			n := min(Tile, j.hi-off)
 			b := w.tiles[i]
-			block3_bn2Backward(n, &b.block3_conv2Out, &b.grads0, &b.grads1, &st.block3_bn2Mean, &st.block3_bn2InvStd, &st.block3_bn2SumDy, &st.block3_bn2SumDyXhat, st.block3_bn2InvCount, &p.block3_bn2Weight)
+			block3_bn2Backward(n, &b.block3_conv2Out, &b.grads5, &b.grads6, &st.block3_bn2Mean, &st.block3_bn2InvStd, &st.block3_bn2SumDy, &st.block3_bn2SumDyXhat, st.block3_bn2InvCount, &p.block3_bn2Weight)
 			if vec {
-				block3_conv2BackwardGemm(n, &b.block3_relu1Out, &b.grads1, &b.grads0, &b.block3_conv2Cols, &t.block3_conv2Weight, &g.block3_conv2Weight, &g.block3_conv2Bias)
+				block3_conv2BackwardGemm(n, &b.block3_relu1Out, &b.grads6, &b.grads5, &b.block3_conv2Cols, &t.block3_conv2Weight, &g.block3_conv2Weight, &g.block3_conv2Bias)
 			} else {
-				block3_conv2Backward(n, &b.block3_relu1Out, &b.block3_conv2Out, &b.grads1, &b.grads0, &p.block3_conv2Weight, &g.block3_conv2Weight, &g.block3_conv2Bias)
+				block3_conv2Backward(n, &b.block3_relu1Out, &b.block3_conv2Out, &b.grads6, &b.grads5, &p.block3_conv2Weight, &g.block3_conv2Weight, &g.block3_conv2Bias)
 			}
-			block3_relu1Backward(n, &b.block3_relu1Out, &b.grads0, &b.grads1)
-			block3_bn1Sums(n, &b.block3_conv1Out, &b.grads1, &w.sums.block3_bn1Sum, &w.sums.block3_bn1SumSq)
+			block3_relu1Backward(n, &b.block3_relu1Out, &b.grads5, &b.grads6)
+			block3_bn1Sums(n, &b.block3_conv1Out, &b.grads6, &w.sums.block3_bn1Sum, &w.sums.block3_bn1SumSq)
 		}
 	case 9:
 		for i := range count {
 			off := j.lo + i*Tile
 			n := min(Tile, j.hi-off)
 			b := w.tiles[i]
-			block3_bn1Backward(n, &b.block3_conv1Out, &b.grads1, &b.grads0, &st.block3_bn1Mean, &st.block3_bn1InvStd, &st.block3_bn1SumDy, &st.block3_bn1SumDyXhat, st.block3_bn1InvCount, &p.block3_bn1Weight)
+			block3_bn1Backward(n, &b.block3_conv1Out, &b.grads6, &b.grads5, &st.block3_bn1Mean, &st.block3_bn1InvStd, &st.block3_bn1SumDy, &st.block3_bn1SumDyXhat, st.block3_bn1InvCount, &p.block3_bn1Weight)
 			if vec {
-				block3_conv1BackwardGemm(n, &b.block2_relu2Out, &b.grads0, &b.block2_relu2Partial, &b.block3_conv1Cols, &t.block3_conv1Weight, &g.block3_conv1Weight, &g.block3_conv1Bias)
-				addInto(b.grads2[:n*8192], b.block2_relu2Partial[:n*8192])
+				block3_conv1BackwardGemm(n, &b.block2_relu2Out, &b.grads5, &b.block2_relu2Partial, &b.block3_conv1Cols, &t.block3_conv1Weight, &g.block3_conv1Weight, &g.block3_conv1Bias)
+				addInto(b.grads3[:n*8192], b.block2_relu2Partial[:n*8192])
 			} else {
-				block3_conv1Backward(n, &b.block2_relu2Out, &b.block3_conv1Out, &b.grads0, &b.block2_relu2Partial, &p.block3_conv1Weight, &g.block3_conv1Weight, &g.block3_conv1Bias)
-				addInto(b.grads2[:n*8192], b.block2_relu2Partial[:n*8192])
+				block3_conv1Backward(n, &b.block2_relu2Out, &b.block3_conv1Out, &b.grads5, &b.block2_relu2Partial, &p.block3_conv1Weight, &g.block3_conv1Weight, &g.block3_conv1Bias)
+				addInto(b.grads3[:n*8192], b.block2_relu2Partial[:n*8192])
 			}
-			block2_relu2Backward(n, &b.block2_relu2Out, &b.grads2, &b.grads3)
-			copy(b.block2_shortcutGrad[:n*8192], b.grads3[:n*8192])
-			copy(b.grads2[:n*8192], b.grads3[:n*8192])
+			block2_relu2Backward(n, &b.block2_relu2Out, &b.grads3, &b.grads4)
+			copy(b.block2_shortcutGrad[:n*8192], b.grads4[:n*8192])
+			copy(b.grads3[:n*8192], b.grads4[:n*8192])
 			if vec {
-				block2_shortcutBackwardGemm(n, &b.block1_relu2Out, &b.block2_shortcutGrad, &b.grads4, &b.block2_shortcutCols, &t.block2_shortcutWeight, &g.block2_shortcutWeight, &g.block2_shortcutBias)
+				block2_shortcutBackwardGemm(n, &b.block1_relu2Out, &b.block2_shortcutGrad, &b.grads0, &b.block2_shortcutCols, &t.block2_shortcutWeight, &g.block2_shortcutWeight, &g.block2_shortcutBias)
 			} else {
-				block2_shortcutBackward(n, &b.block1_relu2Out, &b.block2_shortcutOut, &b.block2_shortcutGrad, &b.grads4, &p.block2_shortcutWeight, &g.block2_shortcutWeight, &g.block2_shortcutBias)
+				block2_shortcutBackward(n, &b.block1_relu2Out, &b.block2_shortcutOut, &b.block2_shortcutGrad, &b.grads0, &p.block2_shortcutWeight, &g.block2_shortcutWeight, &g.block2_shortcutBias)
 			}
-			block2_bn2Sums(n, &b.block2_conv2Out, &b.grads2, &w.sums.block2_bn2Sum, &w.sums.block2_bn2SumSq)
+			block2_bn2Sums(n, &b.block2_conv2Out, &b.grads3, &w.sums.block2_bn2Sum, &w.sums.block2_bn2SumSq)
 		}
 	case 10:
 		for i := range count {
 			off := j.lo + i*Tile
 			n := min(Tile, j.hi-off)
 			b := w.tiles[i]
-			block2_bn2Backward(n, &b.block2_conv2Out, &b.grads2, &b.grads3, &st.block2_bn2Mean, &st.block2_bn2InvStd, &st.block2_bn2SumDy, &st.block2_bn2SumDyXhat, st.block2_bn2InvCount, &p.block2_bn2Weight)
+			block2_bn2Backward(n, &b.block2_conv2Out, &b.grads3, &b.grads4, &st.block2_bn2Mean, &st.block2_bn2InvStd, &st.block2_bn2SumDy, &st.block2_bn2SumDyXhat, st.block2_bn2InvCount, &p.block2_bn2Weight)
 			if vec {
-				block2_conv2BackwardGemm(n, &b.block2_relu1Out, &b.grads3, &b.grads2, &b.block2_conv2Cols, &t.block2_conv2Weight, &g.block2_conv2Weight, &g.block2_conv2Bias)
+				block2_conv2BackwardGemm(n, &b.block2_relu1Out, &b.grads4, &b.grads3, &b.block2_conv2Cols, &t.block2_conv2Weight, &g.block2_conv2Weight, &g.block2_conv2Bias)
 			} else {
-				block2_conv2Backward(n, &b.block2_relu1Out, &b.block2_conv2Out, &b.grads3, &b.grads2, &p.block2_conv2Weight, &g.block2_conv2Weight, &g.block2_conv2Bias)
+				block2_conv2Backward(n, &b.block2_relu1Out, &b.block2_conv2Out, &b.grads4, &b.grads3, &p.block2_conv2Weight, &g.block2_conv2Weight, &g.block2_conv2Bias)
 			}
-			block2_relu1Backward(n, &b.block2_relu1Out, &b.grads2, &b.grads3)
-			block2_bn1Sums(n, &b.block2_conv1Out, &b.grads3, &w.sums.block2_bn1Sum, &w.sums.block2_bn1SumSq)
+			block2_relu1Backward(n, &b.block2_relu1Out, &b.grads3, &b.grads4)
+			block2_bn1Sums(n, &b.block2_conv1Out, &b.grads4, &w.sums.block2_bn1Sum, &w.sums.block2_bn1SumSq)
 		}
 	case 11:
 		for i := range count {
 			off := j.lo + i*Tile
 			n := min(Tile, j.hi-off)
 			b := w.tiles[i]
-			block2_bn1Backward(n, &b.block2_conv1Out, &b.grads3, &b.grads2, &st.block2_bn1Mean, &st.block2_bn1InvStd, &st.block2_bn1SumDy, &st.block2_bn1SumDyXhat, st.block2_bn1InvCount, &p.block2_bn1Weight)
+			block2_bn1Backward(n, &b.block2_conv1Out, &b.grads4, &b.grads3, &st.block2_bn1Mean, &st.block2_bn1InvStd, &st.block2_bn1SumDy, &st.block2_bn1SumDyXhat, st.block2_bn1InvCount, &p.block2_bn1Weight)
 			if vec {
-				block2_conv1BackwardGemm(n, &b.block1_relu2Out, &b.grads2, &b.block1_relu2Partial, &b.block2_conv1Cols, &t.block2_conv1Weight, &g.block2_conv1Weight, &g.block2_conv1Bias)
-				addInto(b.grads4[:n*16384], b.block1_relu2Partial[:n*16384])
+				block2_conv1BackwardGemm(n, &b.block1_relu2Out, &b.grads3, &b.block1_relu2Partial, &b.block2_conv1Cols, &t.block2_conv1Weight, &g.block2_conv1Weight, &g.block2_conv1Bias)
+				addInto(b.grads0[:n*16384], b.block1_relu2Partial[:n*16384])
 			} else {
-				block2_conv1Backward(n, &b.block1_relu2Out, &b.block2_conv1Out, &b.grads2, &b.block1_relu2Partial, &p.block2_conv1Weight, &g.block2_conv1Weight, &g.block2_conv1Bias)
-				addInto(b.grads4[:n*16384], b.block1_relu2Partial[:n*16384])
+				block2_conv1Backward(n, &b.block1_relu2Out, &b.block2_conv1Out, &b.grads3, &b.block1_relu2Partial, &p.block2_conv1Weight, &g.block2_conv1Weight, &g.block2_conv1Bias)
+				addInto(b.grads0[:n*16384], b.block1_relu2Partial[:n*16384])
 			}
-			block1_relu2Backward(n, &b.block1_relu2Out, &b.grads4, &b.grads5)
-			copy(b.grads4[:n*16384], b.grads5[:n*16384])
-			copy(b.grads6[:n*16384], b.grads5[:n*16384])
-			block1_bn2Sums(n, &b.block1_conv2Out, &b.grads6, &w.sums.block1_bn2Sum, &w.sums.block1_bn2SumSq)
+			block1_relu2Backward(n, &b.block1_relu2Out, &b.grads0, &b.grads1)
+			copy(b.grads0[:n*16384], b.grads1[:n*16384])
+			copy(b.grads2[:n*16384], b.grads1[:n*16384])
+			block1_bn2Sums(n, &b.block1_conv2Out, &b.grads2, &w.sums.block1_bn2Sum, &w.sums.block1_bn2SumSq)
 		}
 	case 12:
 		for i := range count {
 			off := j.lo + i*Tile
 			n := min(Tile, j.hi-off)
 			b := w.tiles[i]
-			block1_bn2Backward(n, &b.block1_conv2Out, &b.grads6, &b.grads5, &st.block1_bn2Mean, &st.block1_bn2InvStd, &st.block1_bn2SumDy, &st.block1_bn2SumDyXhat, st.block1_bn2InvCount, &p.block1_bn2Weight)
+			block1_bn2Backward(n, &b.block1_conv2Out, &b.grads2, &b.grads1, &st.block1_bn2Mean, &st.block1_bn2InvStd, &st.block1_bn2SumDy, &st.block1_bn2SumDyXhat, st.block1_bn2InvCount, &p.block1_bn2Weight)
 			if vec {
-				block1_conv2BackwardGemm(n, &b.block1_relu1Out, &b.grads5, &b.grads6, &b.block1_conv2Cols, &t.block1_conv2Weight, &g.block1_conv2Weight, &g.block1_conv2Bias)
+				block1_conv2BackwardGemm(n, &b.block1_relu1Out, &b.grads1, &b.grads2, &b.block1_conv2Cols, &t.block1_conv2Weight, &g.block1_conv2Weight, &g.block1_conv2Bias)
 			} else {
-				block1_conv2Backward(n, &b.block1_relu1Out, &b.block1_conv2Out, &b.grads5, &b.grads6, &p.block1_conv2Weight, &g.block1_conv2Weight, &g.block1_conv2Bias)
+				block1_conv2Backward(n, &b.block1_relu1Out, &b.block1_conv2Out, &b.grads1, &b.grads2, &p.block1_conv2Weight, &g.block1_conv2Weight, &g.block1_conv2Bias)
 			}
-			block1_relu1Backward(n, &b.block1_relu1Out, &b.grads6, &b.grads5)
-			block1_bn1Sums(n, &b.block1_conv1Out, &b.grads5, &w.sums.block1_bn1Sum, &w.sums.block1_bn1SumSq)
+			block1_relu1Backward(n, &b.block1_relu1Out, &b.grads2, &b.grads1)
+			block1_bn1Sums(n, &b.block1_conv1Out, &b.grads1, &w.sums.block1_bn1Sum, &w.sums.block1_bn1SumSq)
 		}
 	case 13:
 		for i := range count {
 			off := j.lo + i*Tile
 			n := min(Tile, j.hi-off)
 			b := w.tiles[i]
-			block1_bn1Backward(n, &b.block1_conv1Out, &b.grads5, &b.grads6, &st.block1_bn1Mean, &st.block1_bn1InvStd, &st.block1_bn1SumDy, &st.block1_bn1SumDyXhat, st.block1_bn1InvCount, &p.block1_bn1Weight)
+			block1_bn1Backward(n, &b.block1_conv1Out, &b.grads1, &b.grads2, &st.block1_bn1Mean, &st.block1_bn1InvStd, &st.block1_bn1SumDy, &st.block1_bn1SumDyXhat, st.block1_bn1InvCount, &p.block1_bn1Weight)
 			if vec {
-				block1_conv1BackwardGemm(n, &b.relu1Out, &b.grads6, &b.relu1Partial, &b.block1_conv1Cols, &t.block1_conv1Weight, &g.block1_conv1Weight, &g.block1_conv1Bias)
-				addInto(b.grads4[:n*16384], b.relu1Partial[:n*16384])
+				block1_conv1BackwardGemm(n, &b.relu1Out, &b.grads2, &b.relu1Partial, &b.block1_conv1Cols, &t.block1_conv1Weight, &g.block1_conv1Weight, &g.block1_conv1Bias)
+				addInto(b.grads0[:n*16384], b.relu1Partial[:n*16384])
 			} else {
-				block1_conv1Backward(n, &b.relu1Out, &b.block1_conv1Out, &b.grads6, &b.relu1Partial, &p.block1_conv1Weight, &g.block1_conv1Weight, &g.block1_conv1Bias)
-				addInto(b.grads4[:n*16384], b.relu1Partial[:n*16384])
+				block1_conv1Backward(n, &b.relu1Out, &b.block1_conv1Out, &b.grads2, &b.relu1Partial, &p.block1_conv1Weight, &g.block1_conv1Weight, &g.block1_conv1Bias)
+				addInto(b.grads0[:n*16384], b.relu1Partial[:n*16384])
 			}
-			relu1Backward(n, &b.relu1Out, &b.grads4, &b.grads5)
-			bn1Sums(n, &b.conv1Out, &b.grads5, &w.sums.bn1Sum, &w.sums.bn1SumSq)
+			relu1Backward(n, &b.relu1Out, &b.grads0, &b.grads1)
+			bn1Sums(n, &b.conv1Out, &b.grads1, &w.sums.bn1Sum, &w.sums.bn1SumSq)
 		}
 	case 14:
 		for i := range count {
@@ -1820,11 +1820,11 @@ func (w *worker) backwardTiles(j job) (loss float64, correct int) {
 			n := min(Tile, j.hi-off)
 			b := w.tiles[i]
 			x := &b.x
-			bn1Backward(n, &b.conv1Out, &b.grads5, &b.grads4, &st.bn1Mean, &st.bn1InvStd, &st.bn1SumDy, &st.bn1SumDyXhat, st.bn1InvCount, &p.bn1Weight)
+			bn1Backward(n, &b.conv1Out, &b.grads1, &b.grads0, &st.bn1Mean, &st.bn1InvStd, &st.bn1SumDy, &st.bn1SumDyXhat, st.bn1InvCount, &p.bn1Weight)
 			if vec {
-				conv1BackwardGemm(n, x, &b.grads4, &b.conv1Cols, &g.conv1Weight, &g.conv1Bias)
+				conv1BackwardGemm(n, x, &b.grads0, &b.conv1Cols, &g.conv1Weight, &g.conv1Bias)
 			} else {
-				conv1Backward(n, x, &b.conv1Out, &b.grads4, &p.conv1Weight, &g.conv1Weight, &g.conv1Bias)
+				conv1Backward(n, x, &b.conv1Out, &b.grads0, &p.conv1Weight, &g.conv1Weight, &g.conv1Bias)
 			}
 		}
 	}
