@@ -56,8 +56,10 @@
 // Graphs (plan.go, graph.go): the stages run in the IR's topological order,
 // each reading the output buffers of the layers it names; flatten aliases
 // its input's buffer. A buffer read by several stages gets its gradient
-// summed: in backward order, the first consumer writes <layer>Grad and the
-// others write <layer>Partial, which addInto adds (on gen/asm's Add, the
+// summed: in backward order, the first consumer writes its gradient field
+// (<layer>Grad, or grads<k>, which buffers of one size whose gradients are
+// never live at once share: gradslots.go) and the others write
+// <layer>Partial, which addInto adds (on gen/asm's Add, the
 // package's addVec, as the add layers sum their inputs). An activation is fused
 // into a conv or dense stage only when it is that layer's one consumer, and
 // a vector input-gradient kernel applies its producer's ReLU gate only when
@@ -172,7 +174,8 @@
 // <layer>BackwardGemm, the split one-sample forward's <layer>Im2colRows,
 // <layer>ForwardRows and <layer>ForwardPart, batch norm's <layer>Eval,
 // <layer>Moments, <layer>Sums, <layer>Shift; tile buffers <layer>Out,
-// <layer>Grad, <layer>Arg, <layer>Cols, <layer>Partial, <layer>Mask;
+// <layer>Grad, <layer>Arg, <layer>Cols, <layer>Partial, <layer>Mask, and
+// grads<k> (no suffix ends in a digit);
 // parameters <layer>Weight, <layer>Bias and buffers <layer>RunningMean,
 // <layer>RunningVar, <layer>Batches (batch statistics and sums have structs
 // of their own, see batchnorm.go). Within each namespace no suffix ends
