@@ -561,16 +561,20 @@ func TestNarrowKernelsRunAVX2(t *testing.T) {
 			t.Errorf("TEXT %s is missing", sym)
 		}
 	}
-	// The narrow dispatcher's AVX-512 case calls the AVX2 TEXT.
-	i := strings.Index(stubs, "func narrow(")
-	if i < 0 {
-		t.Fatal("no dispatcher narrow")
-	}
-	body := stubs[i:]
-	body = body[:strings.Index(body, "\n}\n")]
-	avx512 := body[strings.Index(body, "case runtime.AVX512:"):]
-	avx512 = avx512[:strings.Index(avx512, "case runtime.AVX2:")]
-	if !strings.Contains(avx512, "narrowAVX2(") {
-		t.Errorf("narrow's AVX-512 case does not run narrowAVX2:\n%s", body)
+	// The narrow dispatcher runs the AVX2 TEXT on both ISAs; the wide one
+	// keeps a case each.
+	for name, want := range map[string]string{
+		"narrow": "case runtime.AVX512, runtime.AVX2:\n\t\tnarrowAVX2(",
+		"wide":   "case runtime.AVX512:\n\t\twideAVX512(",
+	} {
+		i := strings.Index(stubs, "func "+name+"(")
+		if i < 0 {
+			t.Fatalf("no dispatcher %s", name)
+		}
+		body := stubs[i:]
+		body = body[:strings.Index(body, "\n}\n")]
+		if !strings.Contains(body, want) {
+			t.Errorf("dispatcher %s lacks %q:\n%s", name, want, body)
+		}
 	}
 }

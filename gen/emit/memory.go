@@ -139,9 +139,9 @@ func EstimateMemory(n *ir.Network) (Memory, error) {
 }
 
 // sampleBytes is the size of one sample's share of the tile buffers: the
-// input, every stage's output, and the gradients (gradLayout's fields), partial gradients,
-// max pooling indexes and dropout masks that the model keeps (the fields of
-// tileBuffers that have a Tile dimension).
+// input, every stage's output, and the gradients (gradLayout's fields),
+// partial gradients, max pooling indexes and dropout masks that the model
+// keeps (the fields of tileBuffers that have a Tile dimension).
 func (p *plan) sampleBytes() int64 {
 	floats := int64(p.input.size)
 	for _, s := range p.stages {

@@ -93,9 +93,7 @@ func conv1Im2colVecAVX2(cols, x *float32, rowCount, colCount, kernelRows, run, x
 // It runs the path runtime.ActiveISA names.
 func conv1Im2colVec(cols *[64 * 9]float32, x *[10 * 10 * 1]float32) {
 	switch runtime.ActiveISA() {
-	case runtime.AVX512:
-		conv1Im2colVecAVX2(&cols[0], &x[0], 8, 8, 3, 12, 40, 4, 8, 0)
-	case runtime.AVX2:
+	case runtime.AVX512, runtime.AVX2:
 		conv1Im2colVecAVX2(&cols[0], &x[0], 8, 8, 3, 12, 40, 4, 8, 0)
 	default:
 		conv1Im2colVecGo(cols, x)

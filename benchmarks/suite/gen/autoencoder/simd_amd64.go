@@ -604,9 +604,7 @@ func fc5ForwardVec(y, x []float32, w *[128 * 8]float32, b *[8]float32, n int) {
 	_ = y[n*8-1]
 	_ = x[n*128-1]
 	switch runtime.ActiveISA() {
-	case runtime.AVX512:
-		fc5ForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n, 128, 512, 32, 32, 32, 0, 0)
-	case runtime.AVX2:
+	case runtime.AVX512, runtime.AVX2:
 		fc5ForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n, 128, 512, 32, 32, 32, 0, 0)
 	default:
 		fc5ForwardVecGo(y, x, w, b, n)
@@ -625,9 +623,7 @@ func fc5ForwardOneVecAVX2(y, x, w, b *float32, ks, sa, sb, sc, ce, tm, nr int)
 // It runs the path runtime.ActiveISA names.
 func fc5ForwardOneVec(y *[8]float32, x *[128]float32, w *[128 * 8]float32, b *[8]float32) {
 	switch runtime.ActiveISA() {
-	case runtime.AVX512:
-		fc5ForwardOneVecAVX2(&y[0], &x[0], &w[0], &b[0], 128, 0, 32, 32, 0, 0, 1)
-	case runtime.AVX2:
+	case runtime.AVX512, runtime.AVX2:
 		fc5ForwardOneVecAVX2(&y[0], &x[0], &w[0], &b[0], 128, 0, 32, 32, 0, 0, 1)
 	default:
 		fc5ForwardOneVecGo(y, x, w, b)
@@ -647,9 +643,7 @@ func fc5PackedVec(y, x []float32, w *[128 * 16]float32, b *[8]float32, n int) {
 	_ = y[n*8-1]
 	_ = x[n*128-1]
 	switch runtime.ActiveISA() {
-	case runtime.AVX512:
-		fc5ForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n, 128, 512, 64, 32, 32, 0, 0)
-	case runtime.AVX2:
+	case runtime.AVX512, runtime.AVX2:
 		fc5ForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n, 128, 512, 64, 32, 32, 0, 0)
 	default:
 		fc5PackedVecGo(y, x, w, b, n)
@@ -664,9 +658,7 @@ func fc5PackedVec(y, x []float32, w *[128 * 16]float32, b *[8]float32, n int) {
 // It runs the path runtime.ActiveISA names.
 func fc5PackedOneVec(y *[8]float32, x *[128]float32, w *[128 * 16]float32, b *[8]float32) {
 	switch runtime.ActiveISA() {
-	case runtime.AVX512:
-		fc5ForwardOneVecAVX2(&y[0], &x[0], &w[0], &b[0], 128, 0, 64, 32, 0, 0, 1)
-	case runtime.AVX2:
+	case runtime.AVX512, runtime.AVX2:
 		fc5ForwardOneVecAVX2(&y[0], &x[0], &w[0], &b[0], 128, 0, 64, 32, 0, 0, 1)
 	default:
 		fc5PackedOneVecGo(y, x, w, b)
@@ -696,10 +688,7 @@ func fc5WeightGradVec(dw *[128 * 8]float32, db *[8]float32, x, dy []float32, n i
 	_ = x[n*128-1]
 	_ = dy[n*8-1]
 	switch runtime.ActiveISA() {
-	case runtime.AVX512:
-		fc5WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 512, 32, 32, 32, 0, 128)
-		fc5WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 32, 0, 0, 0, 1)
-	case runtime.AVX2:
+	case runtime.AVX512, runtime.AVX2:
 		fc5WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 512, 32, 32, 32, 0, 128)
 		fc5WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 32, 0, 0, 0, 1)
 	default:
@@ -878,9 +867,7 @@ func fc6InputGradVec(dx, dy []float32, wt *[128 * 16]float32, n int) {
 	_ = dx[n*8-1]
 	_ = dy[n*128-1]
 	switch runtime.ActiveISA() {
-	case runtime.AVX512:
-		fc6InputGradVecAVX2(&dx[0], &dy[0], &wt[0], n, 128, 512, 64, 32, 32, 0, 0)
-	case runtime.AVX2:
+	case runtime.AVX512, runtime.AVX2:
 		fc6InputGradVecAVX2(&dx[0], &dy[0], &wt[0], n, 128, 512, 64, 32, 32, 0, 0)
 	default:
 		fc6InputGradVecGo(dx, dy, wt, n)
@@ -1979,9 +1966,7 @@ func bn5AffineVec(y, x []float32, m, a, beta *[8]float32) {
 	_ = y[p*8-1]
 	_ = x[p*8-1]
 	switch runtime.ActiveISA() {
-	case runtime.AVX512:
-		bn1AffineVecAVX2(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 32)
-	case runtime.AVX2:
+	case runtime.AVX512, runtime.AVX2:
 		bn1AffineVecAVX2(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 32)
 	default:
 		bn5AffineVecGo(y, x, m, a, beta)
@@ -2000,9 +1985,7 @@ func bn5MomentsVec(x []float32, sum, sumSq *[8]float64) {
 	}
 	_ = x[p*8-1]
 	switch runtime.ActiveISA() {
-	case runtime.AVX512:
-		bn1MomentsVecAVX2(&x[0], &sum[0], &sumSq[0], p, 32)
-	case runtime.AVX2:
+	case runtime.AVX512, runtime.AVX2:
 		bn1MomentsVecAVX2(&x[0], &sum[0], &sumSq[0], p, 32)
 	default:
 		bn5MomentsVecGo(x, sum, sumSq)
@@ -2022,9 +2005,7 @@ func bn5SumsVec(x, dy []float32, sumDy, sumDyX *[8]float64) {
 	_ = x[p*8-1]
 	_ = dy[p*8-1]
 	switch runtime.ActiveISA() {
-	case runtime.AVX512:
-		bn1SumsVecAVX2(&x[0], &dy[0], &sumDy[0], &sumDyX[0], p, 32)
-	case runtime.AVX2:
+	case runtime.AVX512, runtime.AVX2:
 		bn1SumsVecAVX2(&x[0], &dy[0], &sumDy[0], &sumDyX[0], p, 32)
 	default:
 		bn5SumsVecGo(x, dy, sumDy, sumDyX)
@@ -2045,9 +2026,7 @@ func bn5NormGradVec(dx, dy, x []float32, k, u, v, m *[8]float32) {
 	_ = dy[p*8-1]
 	_ = x[p*8-1]
 	switch runtime.ActiveISA() {
-	case runtime.AVX512:
-		bn1NormGradVecAVX2(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 32)
-	case runtime.AVX2:
+	case runtime.AVX512, runtime.AVX2:
 		bn1NormGradVecAVX2(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 32)
 	default:
 		bn5NormGradVecGo(dx, dy, x, k, u, v, m)
@@ -2067,9 +2046,7 @@ func bn5AffineReLUVec(y, x []float32, m, a, beta *[8]float32) {
 	_ = y[p*8-1]
 	_ = x[p*8-1]
 	switch runtime.ActiveISA() {
-	case runtime.AVX512:
-		bn1AffineReLUVecAVX2(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 32)
-	case runtime.AVX2:
+	case runtime.AVX512, runtime.AVX2:
 		bn1AffineReLUVecAVX2(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 32)
 	default:
 		bn5AffineReLUVecGo(y, x, m, a, beta)

@@ -22,9 +22,7 @@ func conv1ForwardVec(y, x []float32, w *[25 * 6]float32, b *[6]float32, n int) {
 	_ = y[n*6-1]
 	_ = x[n*25-1]
 	switch runtime.ActiveISA() {
-	case runtime.AVX512:
-		conv1ForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n, 25, 100, 24, 24, 0, 8, 0)
-	case runtime.AVX2:
+	case runtime.AVX512, runtime.AVX2:
 		conv1ForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n, 25, 100, 24, 24, 0, 8, 0)
 	default:
 		conv1ForwardVecGo(y, x, w, b, n)
@@ -54,10 +52,7 @@ func conv1WeightGradVec(dw *[25 * 6]float32, db *[6]float32, x, dy []float32, n 
 	_ = x[n*25-1]
 	_ = dy[n*6-1]
 	switch runtime.ActiveISA() {
-	case runtime.AVX512:
-		conv1WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 100, 24, 24, 0, 8, 25)
-		conv1WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 24, 0, 0, 8, 1)
-	case runtime.AVX2:
+	case runtime.AVX512, runtime.AVX2:
 		conv1WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 100, 24, 24, 0, 8, 25)
 		conv1WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 24, 0, 0, 8, 1)
 	default:
@@ -78,9 +73,7 @@ func conv1Im2colVecAVX2(cols, x *float32, rowCount, colCount, kernelRows, run, x
 // It runs the path runtime.ActiveISA names.
 func conv1Im2colVec(cols *[784 * 25]float32, x *[32 * 32 * 1]float32) {
 	switch runtime.ActiveISA() {
-	case runtime.AVX512:
-		conv1Im2colVecAVX2(&cols[0], &x[0], 28, 28, 5, 20, 128, 4, 16, 0)
-	case runtime.AVX2:
+	case runtime.AVX512, runtime.AVX2:
 		conv1Im2colVecAVX2(&cols[0], &x[0], 28, 28, 5, 20, 128, 4, 16, 0)
 	default:
 		conv1Im2colVecGo(cols, x)
@@ -105,9 +98,7 @@ func pool1ForwardVec(y, x []float32, n int) {
 	_ = y[n*1176-1]
 	_ = x[n*4704-1]
 	switch runtime.ActiveISA() {
-	case runtime.AVX512:
-		pool1ForwardVecAVX2(&y[0], &x[0], n)
-	case runtime.AVX2:
+	case runtime.AVX512, runtime.AVX2:
 		pool1ForwardVecAVX2(&y[0], &x[0], n)
 	default:
 		pool1ForwardVecGo(y, x, n)
@@ -135,9 +126,7 @@ func pool1InputGradVec(dx, dy, x, y []float32, n int) {
 	_ = x[n*4704-1]
 	_ = y[n*1176-1]
 	switch runtime.ActiveISA() {
-	case runtime.AVX512:
-		pool1InputGradVecAVX2(&dx[0], &dy[0], &x[0], &y[0], n)
-	case runtime.AVX2:
+	case runtime.AVX512, runtime.AVX2:
 		pool1InputGradVecAVX2(&dx[0], &dy[0], &x[0], &y[0], n)
 	default:
 		pool1InputGradVecGo(dx, dy, x, y, n)

@@ -22,9 +22,7 @@ func conv1ForwardVec(y, x []float32, w *[27 * 8]float32, b *[8]float32, n int) {
 	_ = y[n*8-1]
 	_ = x[n*27-1]
 	switch runtime.ActiveISA() {
-	case runtime.AVX512:
-		conv1ForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n, 27, 108, 32, 32, 32, 0, 0)
-	case runtime.AVX2:
+	case runtime.AVX512, runtime.AVX2:
 		conv1ForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n, 27, 108, 32, 32, 32, 0, 0)
 	default:
 		conv1ForwardVecGo(y, x, w, b, n)
@@ -54,10 +52,7 @@ func conv1WeightGradVec(dw *[27 * 8]float32, db *[8]float32, x, dy []float32, n 
 	_ = x[n*27-1]
 	_ = dy[n*8-1]
 	switch runtime.ActiveISA() {
-	case runtime.AVX512:
-		conv1WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 108, 32, 32, 32, 0, 27)
-		conv1WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 32, 0, 0, 0, 1)
-	case runtime.AVX2:
+	case runtime.AVX512, runtime.AVX2:
 		conv1WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 108, 32, 32, 32, 0, 27)
 		conv1WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 32, 0, 0, 0, 1)
 	default:
@@ -133,9 +128,7 @@ func dw1InteriorVec(y, x []float32, w *[3 * 3 * 8]float32, b *[8]float32, n, lo,
 		return
 	}
 	switch runtime.ActiveISA() {
-	case runtime.AVX512:
-		dw1InteriorVecAVX2(&y[0], &x[0], &w[0], &b[0], n, 32, 73728, 73728, -1536+lo*1536, 32+lo*1536, hi-lo, 46, 32, 1536, 64, 64)
-	case runtime.AVX2:
+	case runtime.AVX512, runtime.AVX2:
 		dw1InteriorVecAVX2(&y[0], &x[0], &w[0], &b[0], n, 32, 73728, 73728, -1536+lo*1536, 32+lo*1536, hi-lo, 46, 32, 1536, 64, 64)
 	default:
 		dw1InteriorVecGo(y, x, w, b, n, lo, hi)
@@ -161,9 +154,7 @@ func dw1WeightGradVec(dy, x []float32, dw *[3 * 3 * 8]float32, db *[8]float32, n
 	_ = x[n*18432-1]
 	lo, hi := 1, 47
 	switch runtime.ActiveISA() {
-	case runtime.AVX512:
-		dw1WeightGradVecAVX2(&dy[0], &x[0], &dw[0], &db[0], n, 32, 73728, 73728, -1536+lo*1536, 32+lo*1536, hi-lo, 46, 32, 1536, 64, 64)
-	case runtime.AVX2:
+	case runtime.AVX512, runtime.AVX2:
 		dw1WeightGradVecAVX2(&dy[0], &x[0], &dw[0], &db[0], n, 32, 73728, 73728, -1536+lo*1536, 32+lo*1536, hi-lo, 46, 32, 1536, 64, 64)
 	default:
 		dw1WeightGradVecGo(dy, x, dw, db, n)
@@ -189,9 +180,7 @@ func dw1InputGradVec(dy, dx []float32, w *[3 * 3 * 8]float32, n int) {
 	_ = dx[n*18432-1]
 	lo, hi := 1, 47
 	switch runtime.ActiveISA() {
-	case runtime.AVX512:
-		dw1InputGradVecAVX2(&dy[0], &dx[0], &w[0], &w[0], n, 32, 73728, 73728, -1536+lo*1536, 32+lo*1536, hi-lo, 46, 32, 1536, 64, 64)
-	case runtime.AVX2:
+	case runtime.AVX512, runtime.AVX2:
 		dw1InputGradVecAVX2(&dy[0], &dx[0], &w[0], &w[0], n, 32, 73728, 73728, -1536+lo*1536, 32+lo*1536, hi-lo, 46, 32, 1536, 64, 64)
 	default:
 		dw1InputGradVecGo(dy, dx, w, n)
@@ -217,9 +206,7 @@ func dw1WindowVec(y, x []float32, w *[3 * 3 * 8]float32, b *[8]float32, kh0, kh1
 	_ = y[7]
 	_ = x[(kh1-kh0-1)*384+(kw1-kw0-1)*8+7]
 	switch runtime.ActiveISA() {
-	case runtime.AVX512:
-		dw1WindowVecAVX2(&y[0], &x[0], &w[(kh0*3+kw0)*8], &b[0], 32, kh1-kh0, kw1-kw0, 1536, 96)
-	case runtime.AVX2:
+	case runtime.AVX512, runtime.AVX2:
 		dw1WindowVecAVX2(&y[0], &x[0], &w[(kh0*3+kw0)*8], &b[0], 32, kh1-kh0, kw1-kw0, 1536, 96)
 	default:
 		dw1WindowVecGo(y, x, w, b, kh0, kh1, kw0, kw1)
@@ -247,9 +234,7 @@ func dw1WindowGradVec(d, x, dx []float32, w, dw *[3 * 3 * 8]float32, db *[8]floa
 	_ = x[(kh1-kh0-1)*384+(kw1-kw0-1)*8+7]
 	_ = dx[(kh1-kh0-1)*384+(kw1-kw0-1)*8+7]
 	switch runtime.ActiveISA() {
-	case runtime.AVX512:
-		dw1WindowGradVecAVX2(&d[0], &x[0], &dx[0], &w[(kh0*3+kw0)*8], &dw[(kh0*3+kw0)*8], &db[0], 32, kh1-kh0, kw1-kw0, (48-kw1+kw0)*32, (3-kw1+kw0)*32)
-	case runtime.AVX2:
+	case runtime.AVX512, runtime.AVX2:
 		dw1WindowGradVecAVX2(&d[0], &x[0], &dx[0], &w[(kh0*3+kw0)*8], &dw[(kh0*3+kw0)*8], &db[0], 32, kh1-kh0, kw1-kw0, (48-kw1+kw0)*32, (3-kw1+kw0)*32)
 	default:
 		dw1WindowGradVecGo(d, x, dx, w, dw, db, kh0, kh1, kw0, kw1)
@@ -348,9 +333,7 @@ func pw1InputGradVec(dx, dy []float32, wt *[16 * 16]float32, n int) {
 	_ = dx[n*8-1]
 	_ = dy[n*16-1]
 	switch runtime.ActiveISA() {
-	case runtime.AVX512:
-		pw1InputGradVecAVX2(&dx[0], &dy[0], &wt[0], n, 16, 64, 64, 32, 32, 0, 0)
-	case runtime.AVX2:
+	case runtime.AVX512, runtime.AVX2:
 		pw1InputGradVecAVX2(&dx[0], &dy[0], &wt[0], n, 16, 64, 64, 32, 32, 0, 0)
 	default:
 		pw1InputGradVecGo(dx, dy, wt, n)
@@ -3014,9 +2997,7 @@ func fcForwardVec(y, x []float32, w *[256 * 2]float32, b *[2]float32, n int) {
 	_ = y[n*2-1]
 	_ = x[n*256-1]
 	switch runtime.ActiveISA() {
-	case runtime.AVX512:
-		fcForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n, 256, 1024, 8, 8, 0, 24, 0)
-	case runtime.AVX2:
+	case runtime.AVX512, runtime.AVX2:
 		fcForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n, 256, 1024, 8, 8, 0, 24, 0)
 	default:
 		fcForwardVecGo(y, x, w, b, n)
@@ -3035,9 +3016,7 @@ func fcForwardOneVecAVX2(y, x, w, b *float32, ks, sa, sb, sc, ce, tm, nr int)
 // It runs the path runtime.ActiveISA names.
 func fcForwardOneVec(y *[2]float32, x *[256]float32, w *[256 * 2]float32, b *[2]float32) {
 	switch runtime.ActiveISA() {
-	case runtime.AVX512:
-		fcForwardOneVecAVX2(&y[0], &x[0], &w[0], &b[0], 256, 0, 8, 8, 0, 24, 1)
-	case runtime.AVX2:
+	case runtime.AVX512, runtime.AVX2:
 		fcForwardOneVecAVX2(&y[0], &x[0], &w[0], &b[0], 256, 0, 8, 8, 0, 24, 1)
 	default:
 		fcForwardOneVecGo(y, x, w, b)
@@ -3057,9 +3036,7 @@ func fcPackedVec(y, x []float32, w *[256 * 16]float32, b *[2]float32, n int) {
 	_ = y[n*2-1]
 	_ = x[n*256-1]
 	switch runtime.ActiveISA() {
-	case runtime.AVX512:
-		fcForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n, 256, 1024, 64, 8, 0, 24, 0)
-	case runtime.AVX2:
+	case runtime.AVX512, runtime.AVX2:
 		fcForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n, 256, 1024, 64, 8, 0, 24, 0)
 	default:
 		fcPackedVecGo(y, x, w, b, n)
@@ -3074,9 +3051,7 @@ func fcPackedVec(y, x []float32, w *[256 * 16]float32, b *[2]float32, n int) {
 // It runs the path runtime.ActiveISA names.
 func fcPackedOneVec(y *[2]float32, x *[256]float32, w *[256 * 16]float32, b *[2]float32) {
 	switch runtime.ActiveISA() {
-	case runtime.AVX512:
-		fcForwardOneVecAVX2(&y[0], &x[0], &w[0], &b[0], 256, 0, 64, 8, 0, 24, 1)
-	case runtime.AVX2:
+	case runtime.AVX512, runtime.AVX2:
 		fcForwardOneVecAVX2(&y[0], &x[0], &w[0], &b[0], 256, 0, 64, 8, 0, 24, 1)
 	default:
 		fcPackedOneVecGo(y, x, w, b)
@@ -3106,10 +3081,7 @@ func fcWeightGradVec(dw *[256 * 2]float32, db *[2]float32, x, dy []float32, n in
 	_ = x[n*256-1]
 	_ = dy[n*2-1]
 	switch runtime.ActiveISA() {
-	case runtime.AVX512:
-		fcWeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 1024, 8, 8, 0, 24, 256)
-		fcWeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 8, 0, 0, 24, 1)
-	case runtime.AVX2:
+	case runtime.AVX512, runtime.AVX2:
 		fcWeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 1024, 8, 8, 0, 24, 256)
 		fcWeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 8, 0, 0, 24, 1)
 	default:
@@ -3179,9 +3151,7 @@ func bn1AffineVec(y, x []float32, m, a, beta *[8]float32) {
 	_ = y[p*8-1]
 	_ = x[p*8-1]
 	switch runtime.ActiveISA() {
-	case runtime.AVX512:
-		bn1AffineVecAVX2(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 32)
-	case runtime.AVX2:
+	case runtime.AVX512, runtime.AVX2:
 		bn1AffineVecAVX2(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 32)
 	default:
 		bn1AffineVecGo(y, x, m, a, beta)
@@ -3205,9 +3175,7 @@ func bn1MomentsVec(x []float32, sum, sumSq *[8]float64) {
 	}
 	_ = x[p*8-1]
 	switch runtime.ActiveISA() {
-	case runtime.AVX512:
-		bn1MomentsVecAVX2(&x[0], &sum[0], &sumSq[0], p, 32)
-	case runtime.AVX2:
+	case runtime.AVX512, runtime.AVX2:
 		bn1MomentsVecAVX2(&x[0], &sum[0], &sumSq[0], p, 32)
 	default:
 		bn1MomentsVecGo(x, sum, sumSq)
@@ -3232,9 +3200,7 @@ func bn1SumsVec(x, dy []float32, sumDy, sumDyX *[8]float64) {
 	_ = x[p*8-1]
 	_ = dy[p*8-1]
 	switch runtime.ActiveISA() {
-	case runtime.AVX512:
-		bn1SumsVecAVX2(&x[0], &dy[0], &sumDy[0], &sumDyX[0], p, 32)
-	case runtime.AVX2:
+	case runtime.AVX512, runtime.AVX2:
 		bn1SumsVecAVX2(&x[0], &dy[0], &sumDy[0], &sumDyX[0], p, 32)
 	default:
 		bn1SumsVecGo(x, dy, sumDy, sumDyX)
@@ -3260,9 +3226,7 @@ func bn1NormGradVec(dx, dy, x []float32, k, u, v, m *[8]float32) {
 	_ = dy[p*8-1]
 	_ = x[p*8-1]
 	switch runtime.ActiveISA() {
-	case runtime.AVX512:
-		bn1NormGradVecAVX2(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 32)
-	case runtime.AVX2:
+	case runtime.AVX512, runtime.AVX2:
 		bn1NormGradVecAVX2(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 32)
 	default:
 		bn1NormGradVecGo(dx, dy, x, k, u, v, m)
@@ -3287,9 +3251,7 @@ func bn1AffineReLUVec(y, x []float32, m, a, beta *[8]float32) {
 	_ = y[p*8-1]
 	_ = x[p*8-1]
 	switch runtime.ActiveISA() {
-	case runtime.AVX512:
-		bn1AffineReLUVecAVX2(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 32)
-	case runtime.AVX2:
+	case runtime.AVX512, runtime.AVX2:
 		bn1AffineReLUVecAVX2(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 32)
 	default:
 		bn1AffineReLUVecGo(y, x, m, a, beta)
@@ -3309,9 +3271,7 @@ func dw1_bnAffineVec(y, x []float32, m, a, beta *[8]float32) {
 	_ = y[p*8-1]
 	_ = x[p*8-1]
 	switch runtime.ActiveISA() {
-	case runtime.AVX512:
-		bn1AffineVecAVX2(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 32)
-	case runtime.AVX2:
+	case runtime.AVX512, runtime.AVX2:
 		bn1AffineVecAVX2(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 32)
 	default:
 		dw1_bnAffineVecGo(y, x, m, a, beta)
@@ -3330,9 +3290,7 @@ func dw1_bnMomentsVec(x []float32, sum, sumSq *[8]float64) {
 	}
 	_ = x[p*8-1]
 	switch runtime.ActiveISA() {
-	case runtime.AVX512:
-		bn1MomentsVecAVX2(&x[0], &sum[0], &sumSq[0], p, 32)
-	case runtime.AVX2:
+	case runtime.AVX512, runtime.AVX2:
 		bn1MomentsVecAVX2(&x[0], &sum[0], &sumSq[0], p, 32)
 	default:
 		dw1_bnMomentsVecGo(x, sum, sumSq)
@@ -3352,9 +3310,7 @@ func dw1_bnSumsVec(x, dy []float32, sumDy, sumDyX *[8]float64) {
 	_ = x[p*8-1]
 	_ = dy[p*8-1]
 	switch runtime.ActiveISA() {
-	case runtime.AVX512:
-		bn1SumsVecAVX2(&x[0], &dy[0], &sumDy[0], &sumDyX[0], p, 32)
-	case runtime.AVX2:
+	case runtime.AVX512, runtime.AVX2:
 		bn1SumsVecAVX2(&x[0], &dy[0], &sumDy[0], &sumDyX[0], p, 32)
 	default:
 		dw1_bnSumsVecGo(x, dy, sumDy, sumDyX)
@@ -3375,9 +3331,7 @@ func dw1_bnNormGradVec(dx, dy, x []float32, k, u, v, m *[8]float32) {
 	_ = dy[p*8-1]
 	_ = x[p*8-1]
 	switch runtime.ActiveISA() {
-	case runtime.AVX512:
-		bn1NormGradVecAVX2(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 32)
-	case runtime.AVX2:
+	case runtime.AVX512, runtime.AVX2:
 		bn1NormGradVecAVX2(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 32)
 	default:
 		dw1_bnNormGradVecGo(dx, dy, x, k, u, v, m)
@@ -3397,9 +3351,7 @@ func dw1_bnAffineReLUVec(y, x []float32, m, a, beta *[8]float32) {
 	_ = y[p*8-1]
 	_ = x[p*8-1]
 	switch runtime.ActiveISA() {
-	case runtime.AVX512:
-		bn1AffineReLUVecAVX2(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 32)
-	case runtime.AVX2:
+	case runtime.AVX512, runtime.AVX2:
 		bn1AffineReLUVecAVX2(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 32)
 	default:
 		dw1_bnAffineReLUVecGo(y, x, m, a, beta)
