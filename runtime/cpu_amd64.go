@@ -31,3 +31,9 @@ func isaSupport(isa ISA) error {
 	}
 	return nil
 }
+
+// halfRateZMMCPU reports whether this CPU runs each 512-bit instruction as
+// two 256-bit halves: AMD's family 19h, whose only AVX-512 cores are Zen 4.
+func halfRateZMMCPU() bool {
+	return cpuid.CPU.VendorID == cpuid.AMD && cpuid.CPU.Family == 0x19 && cpuid.CPU.Supports(cpuid.AVX512F)
+}

@@ -17,3 +17,6 @@ func isaSupport(isa ISA) error {
 	}
 	return errors.New("this build has no assembly (GOARCH=" + runtime.GOARCH + ")")
 }
+
+// halfRateZMMCPU is false: this build runs no 512-bit instructions.
+func halfRateZMMCPU() bool { return false }

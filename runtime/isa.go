@@ -60,9 +60,12 @@ var (
 	active atomic.Uint32
 	// isaErr records why CNNGEN_ISA could not be honoured.
 	isaErr error
+	// halfRateZMM is HalfRateZMM's answer.
+	halfRateZMM atomic.Bool
 )
 
 func init() {
+	halfRateZMM.Store(halfRateZMMCPU())
 	for isa := range ISA(len(isaNames)) {
 		if isaSupport(isa) == nil {
 			available = append(available, isa)
@@ -143,4 +146,22 @@ func ForceISA(isa ISA) (restore func(), err error) {
 	}
 	prev := active.Swap(uint32(isa))
 	return func() { active.Store(prev) }, nil
+}
+
+// HalfRateZMM reports whether this CPU runs each 512-bit instruction as two
+// 256-bit halves (AMD Zen 4), as detected at start-up. There a zmm FMA does
+// the work of two ymm ones, and the AVX512 level runs the GEMMs whose rows
+// are 9 to 16 floats wide on their AVX2 code, whose register blocks
+// (6 rows × 2 vectors, against 16 rows × 1 vector and a broadcast per FMA)
+// are faster there; both compute the same function.
+func HalfRateZMM() bool {
+	return halfRateZMM.Load()
+}
+
+// ForceHalfRateZMM sets what [HalfRateZMM] reports until restore is called,
+// so that tests and benchmarks run both choices of the AVX512 level on one
+// machine. Like [ForceISA], it must not race with running kernels.
+func ForceHalfRateZMM(on bool) (restore func()) {
+	prev := halfRateZMM.Swap(on)
+	return func() { halfRateZMM.Store(prev) }
 }

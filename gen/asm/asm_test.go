@@ -540,11 +540,13 @@ func TestGeneratedKernels(t *testing.T) {
 
 // TestNarrowKernelsRunAVX2 checks that a kernel whose vectors hold at most
 // 8 floats has no AVX512 TEXT and that its dispatcher runs the AVX2 TEXT
-// on AVX-512, while a wider one keeps both.
+// on AVX-512, that a GEMM up to 16 floats wide chooses by
+// runtime.HalfRateZMM, and that a wider one keeps its AVX512 TEXT alone.
 func TestNarrowKernelsRunAVX2(t *testing.T) {
 	files, err := Render("kernels", []Kernel{
 		{Op: DenseForward, Name: "narrow", In: 10, Units: 8},
 		{Op: DenseForward, Name: "wide", In: 10, Units: 9},
+		{Op: DenseForward, Name: "wider", In: 10, Units: 17},
 		{Op: MaxPool2DForward, Name: "pool6", Pool: PoolShape{InH: 4, InW: 4, Channels: 6, KernelH: 2, KernelW: 2, StrideH: 2, StrideW: 2, OutH: 2, OutW: 2}},
 	})
 	if err != nil {
@@ -562,10 +564,12 @@ func TestNarrowKernelsRunAVX2(t *testing.T) {
 		}
 	}
 	// The narrow dispatcher runs the AVX2 TEXT on both ISAs; the wide one
-	// keeps a case each.
+	// keeps a case each, its AVX-512 case choosing by runtime.HalfRateZMM
+	// up to 16 floats.
 	for name, want := range map[string]string{
 		"narrow": "case runtime.AVX512, runtime.AVX2:\n\t\tnarrowAVX2(",
-		"wide":   "case runtime.AVX512:\n\t\twideAVX512(",
+		"wide":   "case runtime.AVX512:\n\t\tif runtime.HalfRateZMM() {\n\t\t\twideAVX2(&y[0], &x[0], &w[0], &b[0], n, 10, 40, 36, 36, 0, 28, 0)\n\t\t} else {\n\t\t\twideAVX512(",
+		"wider":  "case runtime.AVX512:\n\t\twiderAVX512(",
 	} {
 		i := strings.Index(stubs, "func "+name+"(")
 		if i < 0 {

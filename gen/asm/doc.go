@@ -39,7 +39,9 @@
 // filters or channels, an im2col run of at most 8 floats) has no AVX512
 // TEXT: its dispatcher runs the AVX2 one on AVX-512 too, since a zmm
 // register would carry no more floats, at twice the cost on CPUs that
-// split zmm instructions in halves.
+// split zmm instructions in halves. On such a CPU (runtime.HalfRateZMM:
+// AMD Zen 4) a GEMM whose rows are 9 to 16 floats wide runs its AVX2 TEXT
+// too, its dispatcher choosing at each call; elsewhere its AVX512 one.
 //
 // The reference is compiled into every build because CNNGEN_ISA=purego (or
 // runtime.ForceISA(runtime.PureGo)) selects it on amd64 too. Generated code

@@ -63,18 +63,7 @@ func renderGo(pkg string, kernels []Kernel, alias map[string]string) ([]File, er
 		}
 		// The dispatcher on amd64: one case per TEXT ISA, which lists the
 		// runtime ISAs that run it (runsOn).
-		var cases []jen.Code
-		for i := len(isas) - 1; i >= 0; i-- {
-			isa := isas[i]
-			var runs []jen.Code
-			for j := len(isas) - 1; j >= 0; j-- {
-				if k.runsOn(isas[j]).suffix == isa.suffix {
-					runs = append(runs, jen.Qual(runtimePath, isas[j].suffix))
-				}
-			}
-			if len(runs) == 0 {
-				continue
-			}
+		calls := func(isa isaParams) []jen.Code {
 			var calls []jen.Code
 			for _, g := range k.funcs() {
 				var vals map[string]int
@@ -95,7 +84,25 @@ func renderGo(pkg string, kernels []Kernel, alias map[string]string) ([]File, er
 				}
 				calls = append(calls, jen.Id(text(g.symbol+isa.suffix)).Call(args...))
 			}
-			cases = append(cases, jen.Case(runs...).Block(calls...))
+			return calls
+		}
+		var cases []jen.Code
+		for i := len(isas) - 1; i >= 0; i-- {
+			isa := isas[i]
+			var runs []jen.Code
+			for j := len(isas) - 1; j >= 0; j-- {
+				if k.runsOn(isas[j]).suffix == isa.suffix {
+					runs = append(runs, jen.Qual(runtimePath, isas[j].suffix))
+				}
+			}
+			switch {
+			case len(runs) == 0:
+			case isa.suffix == "AVX512" && k.halfRateAVX2():
+				cases = append(cases, jen.Case(runs...).Block(
+					jen.If(jen.Qual(runtimePath, "HalfRateZMM").Call()).Block(calls(isas[0])...).Else().Block(calls(isa)...)))
+			default:
+				cases = append(cases, jen.Case(runs...).Block(calls(isa)...))
+			}
 		}
 		cases = append(cases, jen.Default().Block(jen.Id(k.Name+"Go").Call(sig.names()...)))
 		body := append(append(sig.guard(), sig.prologue...), jen.Switch(jen.Qual(runtimePath, "ActiveISA").Call()).Block(cases...))

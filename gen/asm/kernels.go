@@ -309,6 +309,16 @@ func (k Kernel) runsOn(isa isaParams) isaParams {
 	return isa
 }
 
+// halfRateAVX2 says that k's dispatcher runs its AVX2 TEXT on AVX-512 when
+// runtime.HalfRateZMM reports a CPU that splits zmm instructions in two:
+// a GEMM whose rows are 9 to 16 floats wide, one zmm vector (blocks of 16
+// rows, a broadcast per FMA) or two ymm ones (6×2 blocks), the same
+// arithmetic on such a CPU.
+func (k Kernel) halfRateAVX2() bool {
+	w := k.vectorWidth()
+	return len(k.gemms()) > 0 && w > isas[0].lanes && w <= 2*isas[0].lanes
+}
+
 // textISAs lists the ISAs whose TEXTs k has: those its dispatcher runs
 // (runsOn).
 func (k Kernel) textISAs() []isaParams {

@@ -354,7 +354,11 @@ func dense2ForwardVec(y, x []float32, w *[300 * 10]float32, b *[10]float32, n in
 	_ = x[n*300-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		dense2ForwardVecAVX512(&y[0], &x[0], &w[0], &b[0], n, 300, 1200, 40, 40, 64, 1023, 0)
+		if runtime.HalfRateZMM() {
+			dense2ForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n, 300, 1200, 40, 40, 0, 24, 0)
+		} else {
+			dense2ForwardVecAVX512(&y[0], &x[0], &w[0], &b[0], n, 300, 1200, 40, 40, 64, 1023, 0)
+		}
 	case runtime.AVX2:
 		dense2ForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n, 300, 1200, 40, 40, 0, 24, 0)
 	default:
@@ -380,7 +384,11 @@ func dense2ForwardOneVecAVX512(y, x, w, b *float32, ks, sa, sb, sc, ce, tm, nr i
 func dense2ForwardOneVec(y *[10]float32, x *[300]float32, w *[300 * 10]float32, b *[10]float32) {
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		dense2ForwardOneVecAVX512(&y[0], &x[0], &w[0], &b[0], 300, 0, 40, 40, 0, 1023, 1)
+		if runtime.HalfRateZMM() {
+			dense2ForwardOneVecAVX2(&y[0], &x[0], &w[0], &b[0], 300, 0, 40, 40, 0, 24, 1)
+		} else {
+			dense2ForwardOneVecAVX512(&y[0], &x[0], &w[0], &b[0], 300, 0, 40, 40, 0, 1023, 1)
+		}
 	case runtime.AVX2:
 		dense2ForwardOneVecAVX2(&y[0], &x[0], &w[0], &b[0], 300, 0, 40, 40, 0, 24, 1)
 	default:
@@ -402,7 +410,11 @@ func dense2PackedVec(y, x []float32, w *[300 * 16]float32, b *[10]float32, n int
 	_ = x[n*300-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		dense2ForwardVecAVX512(&y[0], &x[0], &w[0], &b[0], n, 300, 1200, 64, 40, 64, 1023, 0)
+		if runtime.HalfRateZMM() {
+			dense2ForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n, 300, 1200, 64, 40, 0, 24, 0)
+		} else {
+			dense2ForwardVecAVX512(&y[0], &x[0], &w[0], &b[0], n, 300, 1200, 64, 40, 64, 1023, 0)
+		}
 	case runtime.AVX2:
 		dense2ForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n, 300, 1200, 64, 40, 0, 24, 0)
 	default:
@@ -419,7 +431,11 @@ func dense2PackedVec(y, x []float32, w *[300 * 16]float32, b *[10]float32, n int
 func dense2PackedOneVec(y *[10]float32, x *[300]float32, w *[300 * 16]float32, b *[10]float32) {
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		dense2ForwardOneVecAVX512(&y[0], &x[0], &w[0], &b[0], 300, 0, 64, 40, 0, 1023, 1)
+		if runtime.HalfRateZMM() {
+			dense2ForwardOneVecAVX2(&y[0], &x[0], &w[0], &b[0], 300, 0, 64, 40, 0, 24, 1)
+		} else {
+			dense2ForwardOneVecAVX512(&y[0], &x[0], &w[0], &b[0], 300, 0, 64, 40, 0, 1023, 1)
+		}
 	case runtime.AVX2:
 		dense2ForwardOneVecAVX2(&y[0], &x[0], &w[0], &b[0], 300, 0, 64, 40, 0, 24, 1)
 	default:
@@ -461,8 +477,13 @@ func dense2WeightGradVec(dw *[300 * 10]float32, db *[10]float32, x, dy []float32
 	_ = dy[n*10-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		dense2WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 1200, 40, 40, 64, 1023, 300)
-		dense2WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 40, 0, 0, 1023, 1)
+		if runtime.HalfRateZMM() {
+			dense2WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 1200, 40, 40, 0, 24, 300)
+			dense2WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 40, 0, 0, 24, 1)
+		} else {
+			dense2WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 1200, 40, 40, 64, 1023, 300)
+			dense2WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 40, 0, 0, 1023, 1)
+		}
 	case runtime.AVX2:
 		dense2WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 1200, 40, 40, 0, 24, 300)
 		dense2WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 40, 0, 0, 24, 1)

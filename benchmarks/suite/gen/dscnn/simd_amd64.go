@@ -997,7 +997,11 @@ func fcForwardVec(y, x []float32, w *[64 * 12]float32, b *[12]float32, n int) {
 	_ = x[n*64-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		fcForwardVecAVX512(&y[0], &x[0], &w[0], &b[0], n, 64, 256, 48, 48, 64, 4095, 0)
+		if runtime.HalfRateZMM() {
+			fcForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n, 64, 256, 48, 48, 0, 16, 0)
+		} else {
+			fcForwardVecAVX512(&y[0], &x[0], &w[0], &b[0], n, 64, 256, 48, 48, 64, 4095, 0)
+		}
 	case runtime.AVX2:
 		fcForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n, 64, 256, 48, 48, 0, 16, 0)
 	default:
@@ -1023,7 +1027,11 @@ func fcForwardOneVecAVX512(y, x, w, b *float32, ks, sa, sb, sc, ce, tm, nr int)
 func fcForwardOneVec(y *[12]float32, x *[64]float32, w *[64 * 12]float32, b *[12]float32) {
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		fcForwardOneVecAVX512(&y[0], &x[0], &w[0], &b[0], 64, 0, 48, 48, 0, 4095, 1)
+		if runtime.HalfRateZMM() {
+			fcForwardOneVecAVX2(&y[0], &x[0], &w[0], &b[0], 64, 0, 48, 48, 0, 16, 1)
+		} else {
+			fcForwardOneVecAVX512(&y[0], &x[0], &w[0], &b[0], 64, 0, 48, 48, 0, 4095, 1)
+		}
 	case runtime.AVX2:
 		fcForwardOneVecAVX2(&y[0], &x[0], &w[0], &b[0], 64, 0, 48, 48, 0, 16, 1)
 	default:
@@ -1045,7 +1053,11 @@ func fcPackedVec(y, x []float32, w *[64 * 16]float32, b *[12]float32, n int) {
 	_ = x[n*64-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		fcForwardVecAVX512(&y[0], &x[0], &w[0], &b[0], n, 64, 256, 64, 48, 64, 4095, 0)
+		if runtime.HalfRateZMM() {
+			fcForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n, 64, 256, 64, 48, 0, 16, 0)
+		} else {
+			fcForwardVecAVX512(&y[0], &x[0], &w[0], &b[0], n, 64, 256, 64, 48, 64, 4095, 0)
+		}
 	case runtime.AVX2:
 		fcForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n, 64, 256, 64, 48, 0, 16, 0)
 	default:
@@ -1062,7 +1074,11 @@ func fcPackedVec(y, x []float32, w *[64 * 16]float32, b *[12]float32, n int) {
 func fcPackedOneVec(y *[12]float32, x *[64]float32, w *[64 * 16]float32, b *[12]float32) {
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		fcForwardOneVecAVX512(&y[0], &x[0], &w[0], &b[0], 64, 0, 64, 48, 0, 4095, 1)
+		if runtime.HalfRateZMM() {
+			fcForwardOneVecAVX2(&y[0], &x[0], &w[0], &b[0], 64, 0, 64, 48, 0, 16, 1)
+		} else {
+			fcForwardOneVecAVX512(&y[0], &x[0], &w[0], &b[0], 64, 0, 64, 48, 0, 4095, 1)
+		}
 	case runtime.AVX2:
 		fcForwardOneVecAVX2(&y[0], &x[0], &w[0], &b[0], 64, 0, 64, 48, 0, 16, 1)
 	default:
@@ -1104,8 +1120,13 @@ func fcWeightGradVec(dw *[64 * 12]float32, db *[12]float32, x, dy []float32, n i
 	_ = dy[n*12-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		fcWeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 256, 48, 48, 64, 4095, 64)
-		fcWeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 48, 0, 0, 4095, 1)
+		if runtime.HalfRateZMM() {
+			fcWeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 256, 48, 48, 0, 16, 64)
+			fcWeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 48, 0, 0, 16, 1)
+		} else {
+			fcWeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 256, 48, 48, 64, 4095, 64)
+			fcWeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 48, 0, 0, 4095, 1)
+		}
 	case runtime.AVX2:
 		fcWeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 256, 48, 48, 0, 16, 64)
 		fcWeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 48, 0, 0, 16, 1)

@@ -156,7 +156,11 @@ func conv2ForwardVec(y, x []float32, w *[150 * 16]float32, b *[16]float32, n int
 	_ = x[n*150-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		conv2ForwardVecAVX512(&y[0], &x[0], &w[0], &b[0], n, 150, 600, 64, 64, 64, 0, 0)
+		if runtime.HalfRateZMM() {
+			conv2ForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n, 150, 600, 64, 64, 64, 0, 0)
+		} else {
+			conv2ForwardVecAVX512(&y[0], &x[0], &w[0], &b[0], n, 150, 600, 64, 64, 64, 0, 0)
+		}
 	case runtime.AVX2:
 		conv2ForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n, 150, 600, 64, 64, 64, 0, 0)
 	default:
@@ -198,8 +202,13 @@ func conv2WeightGradVec(dw *[150 * 16]float32, db *[16]float32, x, dy []float32,
 	_ = dy[n*16-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		conv2WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 600, 64, 64, 64, 0, 150)
-		conv2WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 64, 0, 0, 0, 1)
+		if runtime.HalfRateZMM() {
+			conv2WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 600, 64, 64, 64, 0, 150)
+			conv2WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 64, 0, 0, 0, 1)
+		} else {
+			conv2WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 600, 64, 64, 64, 0, 150)
+			conv2WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 64, 0, 0, 0, 1)
+		}
 	case runtime.AVX2:
 		conv2WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 600, 64, 64, 64, 0, 150)
 		conv2WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 64, 0, 0, 0, 1)
@@ -791,7 +800,11 @@ func dense3ForwardVec(y, x []float32, w *[84 * 10]float32, b *[10]float32, n int
 	_ = x[n*84-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		dense3ForwardVecAVX512(&y[0], &x[0], &w[0], &b[0], n, 84, 336, 40, 40, 64, 1023, 0)
+		if runtime.HalfRateZMM() {
+			dense3ForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n, 84, 336, 40, 40, 0, 24, 0)
+		} else {
+			dense3ForwardVecAVX512(&y[0], &x[0], &w[0], &b[0], n, 84, 336, 40, 40, 64, 1023, 0)
+		}
 	case runtime.AVX2:
 		dense3ForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n, 84, 336, 40, 40, 0, 24, 0)
 	default:
@@ -817,7 +830,11 @@ func dense3ForwardOneVecAVX512(y, x, w, b *float32, ks, sa, sb, sc, ce, tm, nr i
 func dense3ForwardOneVec(y *[10]float32, x *[84]float32, w *[84 * 10]float32, b *[10]float32) {
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		dense3ForwardOneVecAVX512(&y[0], &x[0], &w[0], &b[0], 84, 0, 40, 40, 0, 1023, 1)
+		if runtime.HalfRateZMM() {
+			dense3ForwardOneVecAVX2(&y[0], &x[0], &w[0], &b[0], 84, 0, 40, 40, 0, 24, 1)
+		} else {
+			dense3ForwardOneVecAVX512(&y[0], &x[0], &w[0], &b[0], 84, 0, 40, 40, 0, 1023, 1)
+		}
 	case runtime.AVX2:
 		dense3ForwardOneVecAVX2(&y[0], &x[0], &w[0], &b[0], 84, 0, 40, 40, 0, 24, 1)
 	default:
@@ -839,7 +856,11 @@ func dense3PackedVec(y, x []float32, w *[84 * 16]float32, b *[10]float32, n int)
 	_ = x[n*84-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		dense3ForwardVecAVX512(&y[0], &x[0], &w[0], &b[0], n, 84, 336, 64, 40, 64, 1023, 0)
+		if runtime.HalfRateZMM() {
+			dense3ForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n, 84, 336, 64, 40, 0, 24, 0)
+		} else {
+			dense3ForwardVecAVX512(&y[0], &x[0], &w[0], &b[0], n, 84, 336, 64, 40, 64, 1023, 0)
+		}
 	case runtime.AVX2:
 		dense3ForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n, 84, 336, 64, 40, 0, 24, 0)
 	default:
@@ -856,7 +877,11 @@ func dense3PackedVec(y, x []float32, w *[84 * 16]float32, b *[10]float32, n int)
 func dense3PackedOneVec(y *[10]float32, x *[84]float32, w *[84 * 16]float32, b *[10]float32) {
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		dense3ForwardOneVecAVX512(&y[0], &x[0], &w[0], &b[0], 84, 0, 64, 40, 0, 1023, 1)
+		if runtime.HalfRateZMM() {
+			dense3ForwardOneVecAVX2(&y[0], &x[0], &w[0], &b[0], 84, 0, 64, 40, 0, 24, 1)
+		} else {
+			dense3ForwardOneVecAVX512(&y[0], &x[0], &w[0], &b[0], 84, 0, 64, 40, 0, 1023, 1)
+		}
 	case runtime.AVX2:
 		dense3ForwardOneVecAVX2(&y[0], &x[0], &w[0], &b[0], 84, 0, 64, 40, 0, 24, 1)
 	default:
@@ -898,8 +923,13 @@ func dense3WeightGradVec(dw *[84 * 10]float32, db *[10]float32, x, dy []float32,
 	_ = dy[n*10-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		dense3WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 336, 40, 40, 64, 1023, 84)
-		dense3WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 40, 0, 0, 1023, 1)
+		if runtime.HalfRateZMM() {
+			dense3WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 336, 40, 40, 0, 24, 84)
+			dense3WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 40, 0, 0, 24, 1)
+		} else {
+			dense3WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 336, 40, 40, 64, 1023, 84)
+			dense3WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 40, 0, 0, 1023, 1)
+		}
 	case runtime.AVX2:
 		dense3WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 336, 40, 40, 0, 24, 84)
 		dense3WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 40, 0, 0, 24, 1)

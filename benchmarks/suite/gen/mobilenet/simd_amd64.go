@@ -264,7 +264,11 @@ func pw1ForwardVec(y, x []float32, w *[8 * 16]float32, b *[16]float32, n int) {
 	_ = x[n*8-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		pw1ForwardVecAVX512(&y[0], &x[0], &w[0], &b[0], n, 8, 32, 64, 64, 64, 0, 0)
+		if runtime.HalfRateZMM() {
+			pw1ForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n, 8, 32, 64, 64, 64, 0, 0)
+		} else {
+			pw1ForwardVecAVX512(&y[0], &x[0], &w[0], &b[0], n, 8, 32, 64, 64, 64, 0, 0)
+		}
 	case runtime.AVX2:
 		pw1ForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n, 8, 32, 64, 64, 64, 0, 0)
 	default:
@@ -306,8 +310,13 @@ func pw1WeightGradVec(dw *[8 * 16]float32, db *[16]float32, x, dy []float32, n i
 	_ = dy[n*16-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		pw1WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 32, 64, 64, 64, 0, 8)
-		pw1WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 64, 0, 0, 0, 1)
+		if runtime.HalfRateZMM() {
+			pw1WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 32, 64, 64, 64, 0, 8)
+			pw1WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 64, 0, 0, 0, 1)
+		} else {
+			pw1WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 32, 64, 64, 64, 0, 8)
+			pw1WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 64, 0, 0, 0, 1)
+		}
 	case runtime.AVX2:
 		pw1WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 32, 64, 64, 64, 0, 8)
 		pw1WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 64, 0, 0, 0, 1)
@@ -603,7 +612,11 @@ func pw2InputGradVec(dx, dy []float32, wt *[32 * 16]float32, n int) {
 	_ = dy[n*32-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		pw2InputGradVecAVX512(&dx[0], &dy[0], &wt[0], n, 32, 128, 64, 64, 64, 0, 0)
+		if runtime.HalfRateZMM() {
+			pw2InputGradVecAVX2(&dx[0], &dy[0], &wt[0], n, 32, 128, 64, 64, 64, 0, 0)
+		} else {
+			pw2InputGradVecAVX512(&dx[0], &dy[0], &wt[0], n, 32, 128, 64, 64, 64, 0, 0)
+		}
 	case runtime.AVX2:
 		pw2InputGradVecAVX2(&dx[0], &dy[0], &wt[0], n, 32, 128, 64, 64, 64, 0, 0)
 	default:

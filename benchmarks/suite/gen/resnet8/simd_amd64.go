@@ -28,7 +28,11 @@ func conv1ForwardVec(y, x []float32, w *[27 * 16]float32, b *[16]float32, n int)
 	_ = x[n*27-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		conv1ForwardVecAVX512(&y[0], &x[0], &w[0], &b[0], n, 27, 108, 64, 64, 64, 0, 0)
+		if runtime.HalfRateZMM() {
+			conv1ForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n, 27, 108, 64, 64, 64, 0, 0)
+		} else {
+			conv1ForwardVecAVX512(&y[0], &x[0], &w[0], &b[0], n, 27, 108, 64, 64, 64, 0, 0)
+		}
 	case runtime.AVX2:
 		conv1ForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n, 27, 108, 64, 64, 64, 0, 0)
 	default:
@@ -70,8 +74,13 @@ func conv1WeightGradVec(dw *[27 * 16]float32, db *[16]float32, x, dy []float32, 
 	_ = dy[n*16-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		conv1WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 108, 64, 64, 64, 0, 27)
-		conv1WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 64, 0, 0, 0, 1)
+		if runtime.HalfRateZMM() {
+			conv1WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 108, 64, 64, 64, 0, 27)
+			conv1WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 64, 0, 0, 0, 1)
+		} else {
+			conv1WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 108, 64, 64, 64, 0, 27)
+			conv1WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 64, 0, 0, 0, 1)
+		}
 	case runtime.AVX2:
 		conv1WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 108, 64, 64, 64, 0, 27)
 		conv1WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 64, 0, 0, 0, 1)
@@ -125,7 +134,11 @@ func block1_conv1ForwardVec(y, x []float32, w *[144 * 16]float32, b *[16]float32
 	_ = x[n*144-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		block1_conv1ForwardVecAVX512(&y[0], &x[0], &w[0], &b[0], n, 144, 576, 64, 64, 64, 0, 0)
+		if runtime.HalfRateZMM() {
+			conv1ForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n, 144, 576, 64, 64, 64, 0, 0)
+		} else {
+			block1_conv1ForwardVecAVX512(&y[0], &x[0], &w[0], &b[0], n, 144, 576, 64, 64, 64, 0, 0)
+		}
 	case runtime.AVX2:
 		conv1ForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n, 144, 576, 64, 64, 64, 0, 0)
 	default:
@@ -157,8 +170,13 @@ func block1_conv1WeightGradVec(dw *[144 * 16]float32, db *[16]float32, x, dy []f
 	_ = dy[n*16-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		block1_conv1WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 576, 64, 64, 64, 0, 144)
-		conv1WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 64, 0, 0, 0, 1)
+		if runtime.HalfRateZMM() {
+			block1_conv1WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 576, 64, 64, 64, 0, 144)
+			conv1WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 64, 0, 0, 0, 1)
+		} else {
+			block1_conv1WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 576, 64, 64, 64, 0, 144)
+			conv1WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 64, 0, 0, 0, 1)
+		}
 	case runtime.AVX2:
 		block1_conv1WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 576, 64, 64, 64, 0, 144)
 		conv1WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 64, 0, 0, 0, 1)
@@ -190,7 +208,11 @@ func block1_conv1InputGradVec(dx, dy []float32, wt *[144 * 16]float32, n int) {
 	_ = dy[n*144-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		block1_conv1InputGradVecAVX512(&dx[0], &dy[0], &wt[0], n, 144, 576, 64, 64, 64, 0, 0)
+		if runtime.HalfRateZMM() {
+			block1_conv1InputGradVecAVX2(&dx[0], &dy[0], &wt[0], n, 144, 576, 64, 64, 64, 0, 0)
+		} else {
+			block1_conv1InputGradVecAVX512(&dx[0], &dy[0], &wt[0], n, 144, 576, 64, 64, 64, 0, 0)
+		}
 	case runtime.AVX2:
 		block1_conv1InputGradVecAVX2(&dx[0], &dy[0], &wt[0], n, 144, 576, 64, 64, 64, 0, 0)
 	default:
@@ -285,7 +307,11 @@ func block1_conv2ForwardVec(y, x []float32, w *[144 * 16]float32, b *[16]float32
 	_ = x[n*144-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		block1_conv1ForwardVecAVX512(&y[0], &x[0], &w[0], &b[0], n, 144, 576, 64, 64, 64, 0, 0)
+		if runtime.HalfRateZMM() {
+			conv1ForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n, 144, 576, 64, 64, 64, 0, 0)
+		} else {
+			block1_conv1ForwardVecAVX512(&y[0], &x[0], &w[0], &b[0], n, 144, 576, 64, 64, 64, 0, 0)
+		}
 	case runtime.AVX2:
 		conv1ForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n, 144, 576, 64, 64, 64, 0, 0)
 	default:
@@ -307,8 +333,13 @@ func block1_conv2WeightGradVec(dw *[144 * 16]float32, db *[16]float32, x, dy []f
 	_ = dy[n*16-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		block1_conv1WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 576, 64, 64, 64, 0, 144)
-		conv1WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 64, 0, 0, 0, 1)
+		if runtime.HalfRateZMM() {
+			block1_conv1WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 576, 64, 64, 64, 0, 144)
+			conv1WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 64, 0, 0, 0, 1)
+		} else {
+			block1_conv1WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 576, 64, 64, 64, 0, 144)
+			conv1WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 64, 0, 0, 0, 1)
+		}
 	case runtime.AVX2:
 		block1_conv1WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 576, 64, 64, 64, 0, 144)
 		conv1WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 64, 0, 0, 0, 1)
@@ -330,7 +361,11 @@ func block1_conv2InputGradVec(dx, dy []float32, wt *[144 * 16]float32, n int) {
 	_ = dy[n*144-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		block1_conv1InputGradVecAVX512(&dx[0], &dy[0], &wt[0], n, 144, 576, 64, 64, 64, 0, 0)
+		if runtime.HalfRateZMM() {
+			block1_conv1InputGradVecAVX2(&dx[0], &dy[0], &wt[0], n, 144, 576, 64, 64, 64, 0, 0)
+		} else {
+			block1_conv1InputGradVecAVX512(&dx[0], &dy[0], &wt[0], n, 144, 576, 64, 64, 64, 0, 0)
+		}
 	case runtime.AVX2:
 		block1_conv1InputGradVecAVX2(&dx[0], &dy[0], &wt[0], n, 144, 576, 64, 64, 64, 0, 0)
 	default:
@@ -810,7 +845,11 @@ func block2_shortcutInputGradVec(dx, dy []float32, wt *[32 * 16]float32, n int) 
 	_ = dy[n*32-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		block2_shortcutInputGradVecAVX512(&dx[0], &dy[0], &wt[0], n, 32, 128, 64, 64, 64, 0, 0)
+		if runtime.HalfRateZMM() {
+			block1_conv1InputGradVecAVX2(&dx[0], &dy[0], &wt[0], n, 32, 128, 64, 64, 64, 0, 0)
+		} else {
+			block2_shortcutInputGradVecAVX512(&dx[0], &dy[0], &wt[0], n, 32, 128, 64, 64, 64, 0, 0)
+		}
 	case runtime.AVX2:
 		block1_conv1InputGradVecAVX2(&dx[0], &dy[0], &wt[0], n, 32, 128, 64, 64, 64, 0, 0)
 	default:
@@ -1329,7 +1368,11 @@ func fcForwardVec(y, x []float32, w *[64 * 10]float32, b *[10]float32, n int) {
 	_ = x[n*64-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		fcForwardVecAVX512(&y[0], &x[0], &w[0], &b[0], n, 64, 256, 40, 40, 64, 1023, 0)
+		if runtime.HalfRateZMM() {
+			fcForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n, 64, 256, 40, 40, 0, 24, 0)
+		} else {
+			fcForwardVecAVX512(&y[0], &x[0], &w[0], &b[0], n, 64, 256, 40, 40, 64, 1023, 0)
+		}
 	case runtime.AVX2:
 		fcForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n, 64, 256, 40, 40, 0, 24, 0)
 	default:
@@ -1355,7 +1398,11 @@ func fcForwardOneVecAVX512(y, x, w, b *float32, ks, sa, sb, sc, ce, tm, nr int)
 func fcForwardOneVec(y *[10]float32, x *[64]float32, w *[64 * 10]float32, b *[10]float32) {
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		fcForwardOneVecAVX512(&y[0], &x[0], &w[0], &b[0], 64, 0, 40, 40, 0, 1023, 1)
+		if runtime.HalfRateZMM() {
+			fcForwardOneVecAVX2(&y[0], &x[0], &w[0], &b[0], 64, 0, 40, 40, 0, 24, 1)
+		} else {
+			fcForwardOneVecAVX512(&y[0], &x[0], &w[0], &b[0], 64, 0, 40, 40, 0, 1023, 1)
+		}
 	case runtime.AVX2:
 		fcForwardOneVecAVX2(&y[0], &x[0], &w[0], &b[0], 64, 0, 40, 40, 0, 24, 1)
 	default:
@@ -1377,7 +1424,11 @@ func fcPackedVec(y, x []float32, w *[64 * 16]float32, b *[10]float32, n int) {
 	_ = x[n*64-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		fcForwardVecAVX512(&y[0], &x[0], &w[0], &b[0], n, 64, 256, 64, 40, 64, 1023, 0)
+		if runtime.HalfRateZMM() {
+			fcForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n, 64, 256, 64, 40, 0, 24, 0)
+		} else {
+			fcForwardVecAVX512(&y[0], &x[0], &w[0], &b[0], n, 64, 256, 64, 40, 64, 1023, 0)
+		}
 	case runtime.AVX2:
 		fcForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n, 64, 256, 64, 40, 0, 24, 0)
 	default:
@@ -1394,7 +1445,11 @@ func fcPackedVec(y, x []float32, w *[64 * 16]float32, b *[10]float32, n int) {
 func fcPackedOneVec(y *[10]float32, x *[64]float32, w *[64 * 16]float32, b *[10]float32) {
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		fcForwardOneVecAVX512(&y[0], &x[0], &w[0], &b[0], 64, 0, 64, 40, 0, 1023, 1)
+		if runtime.HalfRateZMM() {
+			fcForwardOneVecAVX2(&y[0], &x[0], &w[0], &b[0], 64, 0, 64, 40, 0, 24, 1)
+		} else {
+			fcForwardOneVecAVX512(&y[0], &x[0], &w[0], &b[0], 64, 0, 64, 40, 0, 1023, 1)
+		}
 	case runtime.AVX2:
 		fcForwardOneVecAVX2(&y[0], &x[0], &w[0], &b[0], 64, 0, 64, 40, 0, 24, 1)
 	default:
@@ -1436,8 +1491,13 @@ func fcWeightGradVec(dw *[64 * 10]float32, db *[10]float32, x, dy []float32, n i
 	_ = dy[n*10-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		fcWeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 256, 40, 40, 64, 1023, 64)
-		fcWeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 40, 0, 0, 1023, 1)
+		if runtime.HalfRateZMM() {
+			fcWeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 256, 40, 40, 0, 24, 64)
+			fcWeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 40, 0, 0, 24, 1)
+		} else {
+			fcWeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 256, 40, 40, 64, 1023, 64)
+			fcWeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 40, 0, 0, 1023, 1)
+		}
 	case runtime.AVX2:
 		fcWeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 256, 40, 40, 0, 24, 64)
 		fcWeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 40, 0, 0, 24, 1)
