@@ -148,8 +148,9 @@ func ForceISA(isa ISA) (restore func(), err error) {
 	return func() { active.Store(prev) }, nil
 }
 
-// HalfRateZMM reports whether this CPU runs each 512-bit instruction as two
-// 256-bit halves (AMD Zen 4), as detected at start-up. There a zmm FMA does
+// HalfRateZMM reports whether generated kernels take this CPU for one that
+// runs each 512-bit instruction as two 256-bit halves: AMD Zen 4, detected at
+// start-up, unless [ForceHalfRateZMM] said otherwise. There a zmm FMA does
 // the work of two ymm ones, and the AVX512 level runs the GEMMs whose rows
 // are 9 to 16 floats wide on their AVX2 code, whose register blocks
 // (6 rows × 2 vectors, against 16 rows × 1 vector and a broadcast per FMA)
