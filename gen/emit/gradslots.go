@@ -20,6 +20,9 @@ type gradSlot struct {
 	field string
 	size  int
 	bufs  []*buffer
+	// lastRead is the last backward step that reads the gradient it holds
+	// now (while gradLayout assigns the slots).
+	lastRead int
 }
 
 // gradField returns the field of tileBuffers that holds the gradient of b,
@@ -78,11 +81,10 @@ func (p *plan) gradLayout() ([]*gradSlot, map[*buffer]*gradSlot) {
 	slices.SortStableFunc(spans, func(a, b span) int { return a.start - b.start })
 	var slots []*gradSlot
 	of := map[*buffer]*gradSlot{}
-	last := map[*gradSlot]int{} // the last step that reads a slot's gradient
 	for _, sp := range spans {
 		var slot *gradSlot
 		for _, s := range slots {
-			if s.size == sp.b.size && last[s] < sp.start {
+			if s.size == sp.b.size && s.lastRead < sp.start {
 				slot = s
 				break
 			}
@@ -92,7 +94,7 @@ func (p *plan) gradLayout() ([]*gradSlot, map[*buffer]*gradSlot) {
 			slots = append(slots, slot)
 		}
 		slot.bufs = append(slot.bufs, sp.b)
-		last[slot] = sp.end
+		slot.lastRead = sp.end
 		of[sp.b] = slot
 	}
 	// Names in the order of the forward pass, as tileBuffers declares them.
