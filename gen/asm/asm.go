@@ -212,6 +212,15 @@ const (
 	//	func Name(y, a, b []float32)
 	//	y[i] = a[i] + b[i]
 	Add
+	// PlaneConv2DForward is a stride-1 convolution of a one-channel plane
+	// already padded (Conv: InC 1, strides 1, no padding; at most 8
+	// filters), vectorised across the pixels of each output row (see
+	// plane.go); x holds PlaneSlack(Conv) floats after the plane, which it
+	// may read but never stores:
+	//
+	//	func Name(y *[OutH * OutW * Filters]float32, x *[InH*InW + PlaneSlack]float32, w *[KernelH * KernelW * Filters]float32, b *[Filters]float32)
+	//	y[oh][ow][f] = b[f] + Σ_{kh,kw} x[oh+kh][ow+kw]·w[kh][kw][f]
+	PlaneConv2DForward
 )
 
 var opNames = map[Op]string{
@@ -240,6 +249,7 @@ var opNames = map[Op]string{
 	DepthwiseConv2DWindowGrad:         "DepthwiseConv2DWindowGrad",
 	Col2imInterior:                    "Col2imInterior",
 	Add:                               "Add",
+	PlaneConv2DForward:                "PlaneConv2DForward",
 }
 
 // String returns the constant's name.
@@ -398,6 +408,17 @@ func Render(pkg string, kernels []Kernel) ([]File, error) {
 					return nil, err
 				}
 				fc.needTailMask = fc.needTailMask || isa.maskInReg
+			}
+		}
+		for _, ps := range k.planes() {
+			for _, isa := range k.textISAs() {
+				// The shape is constant: the neutral plan is the plan
+				// under a neutral name, without comments.
+				np := ps
+				np.symbol, np.reference, np.what = "K", "", nil
+				if err := d.add(&fc, textCtx{Flat: planPlane(ps, isa)}, textCtx{Flat: planPlane(np, isa)}); err != nil {
+					return nil, err
+				}
 			}
 		}
 		for wi, ws := range k.windows() {
@@ -677,6 +698,10 @@ func (k Kernel) validate() error {
 		}
 	case Im2colInterior, Col2imInterior:
 		if err := k.Conv.validateIm2col(); err != nil {
+			return fmt.Errorf("asm: kernel %s: %v: %v", k.Name, k.Op, err)
+		}
+	case PlaneConv2DForward:
+		if err := k.Conv.validatePlane(); err != nil {
 			return fmt.Errorf("asm: kernel %s: %v: %v", k.Name, k.Op, err)
 		}
 	case DepthwiseConv2DWindow, DepthwiseConv2DWindowGrad:

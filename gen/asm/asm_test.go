@@ -87,6 +87,9 @@ func testKernels() []Kernel {
 			Kernel{Op: DepthwiseConv2DWindow, Name: d.name + "Window", Conv: d.shape},
 			Kernel{Op: DepthwiseConv2DWindowGrad, Name: d.name + "WindowGrad", Conv: d.shape})
 	}
+	for _, p := range testPlanes {
+		ks = append(ks, Kernel{Op: PlaneConv2DForward, Name: p.name, Conv: p.shape, ReLU: p.relu})
+	}
 	for _, p := range testPools {
 		ks = append(ks,
 			Kernel{Op: MaxPool2DForward, Name: p.name + "Forward", Pool: p.shape},
@@ -94,6 +97,25 @@ func testKernels() []Kernel {
 		)
 	}
 	return ks
+}
+
+// testPlanes are PlaneConv2DForward shapes (padded planes): LeNet-5's first
+// layer, then every filter count up to 8 (transposes of 4, 2 and 1 rows and
+// their sums), rows narrower than a vector, ending inside one, of one or
+// several vectors, and kernels wider than tall.
+var testPlanes = []struct {
+	name  string
+	shape ConvShape
+	relu  bool
+}{
+	{"planeLeNet", ConvShape{InH: 32, InW: 32, InC: 1, KernelH: 5, KernelW: 5, StrideH: 1, StrideW: 1, OutH: 28, OutW: 28, Filters: 6}, true},
+	{"planeF1", ConvShape{InH: 7, InW: 12, InC: 1, KernelH: 3, KernelW: 3, StrideH: 1, StrideW: 1, OutH: 5, OutW: 10, Filters: 1}, false},
+	{"planeF2", ConvShape{InH: 6, InW: 21, InC: 1, KernelH: 2, KernelW: 4, StrideH: 1, StrideW: 1, OutH: 5, OutW: 17, Filters: 2}, true},
+	{"planeF3", ConvShape{InH: 5, InW: 5, InC: 1, KernelH: 3, KernelW: 3, StrideH: 1, StrideW: 1, OutH: 3, OutW: 3, Filters: 3}, false},
+	{"planeF4", ConvShape{InH: 10, InW: 10, InC: 1, KernelH: 3, KernelW: 3, StrideH: 1, StrideW: 1, OutH: 8, OutW: 8, Filters: 4}, true},
+	{"planeF5", ConvShape{InH: 9, InW: 14, InC: 1, KernelH: 1, KernelW: 1, StrideH: 1, StrideW: 1, OutH: 9, OutW: 13, Filters: 5}, false},
+	{"planeF7", ConvShape{InH: 8, InW: 30, InC: 1, KernelH: 3, KernelW: 5, StrideH: 1, StrideW: 1, OutH: 6, OutW: 25, Filters: 7}, true},
+	{"planeF8", ConvShape{InH: 4, InW: 18, InC: 1, KernelH: 2, KernelW: 2, StrideH: 1, StrideW: 1, OutH: 3, OutW: 15, Filters: 8}, false},
 }
 
 // testPools are the max-pooling shapes: digits (tiled windows), uneven SAME
@@ -289,6 +311,12 @@ func casesSource(ks []Kernel) []byte {
 			wSize, bSize, flops = c.KernelH*c.KernelW*c.InC, 0, 0
 			w = fmt.Sprintf("(*[%d]float32)(w)", wSize)
 		}
+		if c := k.Conv; k.Op == PlaneConv2DForward {
+			in, u = c.InH*c.InW+PlaneSlack(c), c.OutH*c.OutW*c.Filters
+			wSize, bSize, flops = c.KernelH*c.KernelW*c.Filters, c.Filters, 2*c.OutH*c.OutW*c.KernelH*c.KernelW*c.Filters
+			w = fmt.Sprintf("(*[%d]float32)(w)", wSize)
+			bb = fmt.Sprintf("(*[%d]float32)(b)", bSize)
+		}
 		if c := k.Conv; k.Op == DepthwiseConv2DInterior {
 			ylo, yhi, xlo, xhi := c.depthwiseInterior()
 			in, u = c.InH*c.InW*c.InC, c.OutH*c.OutW*c.InC
@@ -407,6 +435,17 @@ func casesSource(ks []Kernel) []byte {
 					fn += "Go"
 				}
 				fmt.Fprintf(&b, "\t\t%s: func(y, x, w, b []float32, n int) {\n\t\t\tclear(y)\n\t\t\tfor s := range n {\n\t\t\t\t%s((*[%d]float32)(y[s*%d:]), (*[%d]float32)(x[s*%d:]))\n\t\t\t}\n\t\t},\n", f, fn, u, u, in, in)
+			}
+		case PlaneConv2DForward:
+			// Every sample's plane is followed by its slack, which the
+			// kernel reads (random values, NaN among them in the special
+			// values' test) and must not store.
+			for _, f := range []string{"fwd", "fwdRef"} {
+				fn := k.Name
+				if f == "fwdRef" {
+					fn += "Go"
+				}
+				fmt.Fprintf(&b, "\t\t%s: func(y, x, w, b []float32, n int) {\n\t\t\tfor s := range n {\n\t\t\t\t%s((*[%d]float32)(y[s*%d:]), (*[%d]float32)(x[s*%d:]), %s, %s)\n\t\t\t}\n\t\t},\n", f, fn, u, u, in, in, w, bb)
 			}
 		case DepthwiseConv2DWindow:
 			c := k.Conv

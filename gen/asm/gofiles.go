@@ -406,6 +406,15 @@ func (k Kernel) signature() signature {
 				jen.Id("_").Op("=").Id("y").Index(jen.Len(jen.Id("dx")).Op("-").Lit(1)),
 			},
 		}
+	case PlaneConv2DForward:
+		c := k.Conv
+		return signature{
+			params: []jen.Code{
+				arrayPtr("y", c.OutH*c.OutW, c.Filters), jen.Id("x").Op("*").Index(jen.Lit(c.InH).Op("*").Lit(c.InW).Op("+").Lit(PlaneSlack(c))).Float32(),
+				arrayPtr("w", c.KernelH*c.KernelW, c.Filters), arrayPtr("b", c.Filters),
+			},
+			args: []string{"y", "x", "w", "b"},
+		}
 	case Im2colInterior:
 		c := k.Conv
 		return signature{
@@ -497,7 +506,7 @@ func (k Kernel) signature() signature {
 // doc is the dispatcher's doc comment, by lines.
 func (k Kernel) doc() []string {
 	head := fmt.Sprintf("%s computes, with In = %d and Units = %d:", k.Name, k.In, k.Units)
-	if c := k.Conv; k.Op == Conv2DForward || k.Op == Conv2DBackwardWeights || k.Op == Conv2DBackwardInput || k.Op == DepthwiseConv2DInterior || k.Op == DepthwiseConv2DWeightGradInterior || k.Op == DepthwiseConv2DInputGradInterior || k.Op == DepthwiseConv2DWindow || k.Op == DepthwiseConv2DWindowGrad || k.Op == Im2colInterior || k.Op == Col2imInterior {
+	if c := k.Conv; k.Op == Conv2DForward || k.Op == Conv2DBackwardWeights || k.Op == Conv2DBackwardInput || k.Op == DepthwiseConv2DInterior || k.Op == DepthwiseConv2DWeightGradInterior || k.Op == DepthwiseConv2DInputGradInterior || k.Op == DepthwiseConv2DWindow || k.Op == DepthwiseConv2DWindowGrad || k.Op == Im2colInterior || k.Op == Col2imInterior || k.Op == PlaneConv2DForward {
 		head = fmt.Sprintf("%s computes, for %dx%dx%d inputs, %dx%d kernels at stride %d,%d with padding %d,%d (top, left) and %dx%dx%d outputs:",
 			k.Name, c.InH, c.InW, c.InC, c.KernelH, c.KernelW, c.StrideH, c.StrideW, c.PadTop, c.PadLeft, c.OutH, c.OutW, c.Filters)
 	}
@@ -573,6 +582,13 @@ func (k Kernel) refDoc() []string {
 		return []string{"sum[c] = Σ_p x[p][c]   in float32, from +0, pixel by pixel"}
 	case BatchNormBackward:
 		return []string{"dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p"}
+	case PlaneConv2DForward:
+		act, end := "", ""
+		if k.ReLU {
+			act, end = "max(", ", 0)"
+		}
+		return []string{fmt.Sprintf("y[oh][ow][f] = %sb[f] + Σ_{kh,kw} x[oh+kh][ow+kw]·w[kh][kw][f]%s", act, end),
+			"for every output pixel (x: the padded plane, row-major, then floats that the vector path may read into lanes it never stores)"}
 	case Im2colInterior:
 		ylo, yhi, xlo, xhi := k.Conv.depthwiseInterior()
 		return []string{"cols[oh·OutW+ow][kh][kw][c] = x[oh·StrideH−PadTop+kh][ow·StrideW−PadLeft+kw][c]",
@@ -710,6 +726,8 @@ func (k Kernel) refBody() []jen.Code {
 		return k.windowGradRefBody()
 	case Im2colInterior, Col2imInterior:
 		return k.im2colRefBody()
+	case PlaneConv2DForward:
+		return k.planeRefBody()
 	case Add:
 		return []jen.Code{jen.For(jen.Id("i").Op(":=").Range().Id("y")).Block(
 			jen.Id("y").Index(jen.Id("i")).Op("=").Id("a").Index(jen.Id("i")).Op("+").Id("b").Index(jen.Id("i")),

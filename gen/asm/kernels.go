@@ -196,6 +196,9 @@ func (k Kernel) funcs() []asmFunc {
 	for _, a := range k.adds() {
 		fs = append(fs, a.asm())
 	}
+	for _, p := range k.planes() {
+		fs = append(fs, p.asm())
+	}
 	return fs
 }
 
@@ -292,6 +295,10 @@ func (k Kernel) vectorWidth() int {
 		return k.Units
 	case Im2colInterior, Col2imInterior:
 		return k.Conv.KernelW * k.Conv.InC
+	case PlaneConv2DForward:
+		// Its vectors hold pixels, but it is written for AVX2 alone:
+		// the filters (at most 8) bound it.
+		return k.Conv.Filters
 	}
 	return 0
 }

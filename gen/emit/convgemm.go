@@ -2,6 +2,7 @@ package emit
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/cnngen/cnngen/gen/asm"
 	"github.com/cnngen/cnngen/gen/ir"
@@ -35,13 +36,16 @@ const (
 	sufIm2colVec = "Im2colVec"
 	// sufIm2colChunkVec is the im2col of a chunk of output rows (im2colChunk).
 	sufIm2colChunkVec = "Im2colChunkVec"
-	sufDy2colVec      = "Dy2colVec"
-	sufCol2im         = "Col2im"
-	sufCol2imVec      = "Col2imVec"
-	sufForwardGemm    = "ForwardGemm"
-	sufBackwardGemm   = "BackwardGemm"
-	sufDy2col         = "Dy2col"
-	sufFlip           = "Flip"
+	// sufPlaneVec is the forward kernel of a one-channel stride-1
+	// convolution on its padded input (vecStage.plane).
+	sufPlaneVec     = "PlaneVec"
+	sufDy2colVec    = "Dy2colVec"
+	sufCol2im       = "Col2im"
+	sufCol2imVec    = "Col2imVec"
+	sufForwardGemm  = "ForwardGemm"
+	sufBackwardGemm = "BackwardGemm"
+	sufDy2col       = "Dy2col"
+	sufFlip         = "Flip"
 	// sufCols is the tile buffer field of the im2col matrix.
 	sufCols = "Cols"
 )
@@ -89,8 +93,11 @@ func transposedWindow(l *ir.Layer) window {
 
 // convGemmKernels returns the gen/asm kernels of the im2col path of conv
 // stage s and fills v (forward, weightGrad, inputGrad, transposedSize,
-// inputReLU, im2col, transposedConv, group).
-func convGemmKernels(s *stage, v *vecStage, reluIn bool) []asm.Kernel {
+// inputReLU, im2col, transposedConv, group, plane). split says that the
+// package has the split one-sample forward, whose parts run the forward
+// GEMM (v.forward) on rows of the im2col matrix even where the whole
+// forward runs on a PlaneConv2DForward kernel.
+func convGemmKernels(s *stage, v *vecStage, reluIn, split bool) []asm.Kernel {
 	l := s.layer
 	kkc, units := l.KernelH*l.KernelW*l.In.Channels, l.Filters
 	rows := l.Out.Height * l.Out.Width
@@ -143,6 +150,21 @@ func convGemmKernels(s *stage, v *vecStage, reluIn bool) []asm.Kernel {
 		ks = append(ks, paddedOf(transposedWindow(l)).kernel(v.dy2colKernel))
 		v.colsSize += paddedOf(transposedWindow(l)).size
 	}
+	if pd := paddedOf(windowOf(l)); pd.size > 0 && l.In.Channels == 1 && l.StrideH == 1 && l.StrideW == 1 && units <= asm.MaxPlaneFilters {
+		// A first layer on a grey image: its forward reads the padded
+		// copy directly, vectorised across pixels (gen/asm's
+		// PlaneConv2DForward); the backward keeps the im2col matrix.
+		v.plane = s.base + sufPlaneVec
+		k := asm.Kernel{Op: asm.PlaneConv2DForward, Name: v.plane, ReLU: s.act == runtime.ReLU, Conv: asm.ConvShape{
+			InH: pd.h, InW: pd.w, InC: 1, KernelH: l.KernelH, KernelW: l.KernelW, StrideH: 1, StrideW: 1,
+			OutH: l.Out.Height, OutW: l.Out.Width, Filters: units,
+		}}
+		v.planeSlack = asm.PlaneSlack(k.Conv)
+		if !split {
+			ks = slices.DeleteFunc(ks, func(k asm.Kernel) bool { return k.Name == v.forward })
+		}
+		ks = append(ks, k)
+	}
 	if s.inGrad && !v.transposedConv {
 		// The scatter-add of col2im runs on gen/asm's Col2imInterior,
 		// into a zero-bordered accumulator of its own after the im2col's
@@ -152,6 +174,7 @@ func convGemmKernels(s *stage, v *vecStage, reluIn bool) []asm.Kernel {
 		ks = append(ks, paddedOf(windowOf(l)).scatter(v.col2imKernel))
 		v.colsSize += paddedOf(windowOf(l)).size
 	}
+	v.colsSize += v.planeSlack
 	return ks
 }
 
@@ -445,7 +468,7 @@ func (p *plan) convGemm(f *jen.File, s *stage) {
 	// padAt is the offset in cols of the padded inputs: after the group's
 	// matrices (the larger of im2col's and dy2col's), im2col's then
 	// dy2col's or col2im's accumulator (of im2col's size).
-	padAt := colsSize(s) - imPad.size
+	padAt := colsSize(s) - v.planeSlack - imPad.size
 	var dyPad padded
 	if v.transposedConv {
 		dyPad = paddedOf(transposedWindow(l))
@@ -495,6 +518,21 @@ func (p *plan) convGemm(f *jen.File, s *stage) {
 	// fwdBody is ForwardGemm's body, with relu each GEMM's output then
 	// goes through the ReLU.
 	fwdBody := func(relu bool) jen.Code {
+		if v.plane != "" {
+			// Sample by sample: the input into the padded copy, then
+			// the kernel on it (and the slack after it).
+			body := []jen.Code{
+				perSample(l, "x", "in"),
+				jen.Id("pad").Op(":=").Add(arrView(imPad.size+v.planeSlack, "cols", jen.Lit(padAt))),
+				imPad.copyIn("x"),
+				jen.Id("y").Op(":=").Add(arrView(outSize, "out", lin(0, term{outSize, "s"}))),
+				jen.Id(v.plane).Call(jen.Id("y"), jen.Id("pad"), jen.Id("w"), jen.Id("b")),
+			}
+			if relu {
+				body = append(body, jen.Id(reluVec).Call(jen.Id("y").Index(jen.Empty()), jen.Id("y").Index(jen.Empty())))
+			}
+			return tileLoop(body...)
+		}
 		if d := v.chunkRows; d > 0 {
 			// Sample by sample, d output rows at a time: their im2col
 			// rows (from the padded copy, or the input itself), then the
@@ -529,7 +567,11 @@ func (p *plan) convGemm(f *jen.File, s *stage) {
 		}, reluBlocks(v.forward, nRows(rows), F, kkc)...)...)
 	}
 	how := fmt.Sprintf("per group of up to %d samples, their im2col matrices (%s) times the weights [%d][%d] plus the bias, as one GEMM (%s)", group, im2col, kkc, F, v.forward)
-	if d := v.chunkRows; d > 0 {
+	switch {
+	case v.plane != "":
+		how = fmt.Sprintf("sample by sample, the input copied into its zero-bordered buffer, which %s convolves directly, 8 output pixels to a vector (no im2col matrix)", v.plane)
+	case v.chunkRows > 0:
+		d := v.chunkRows
 		how = fmt.Sprintf("sample by sample, %d output rows at a time, their rows of the im2col matrix (%s) times the weights [%d][%d] plus the bias (%s), so that the rows stay in cache from the copy to the GEMM", d, v.chunkKernel, kkc, F, v.forward)
 	}
 	f.Comment(wrapDoc(fmt.Sprintf("%s computes %s for the first n samples of a tile on the vector path: %s. cols is the worker's scratch buffer.", fwd, describe(s), how)))
@@ -539,6 +581,9 @@ func (p *plan) convGemm(f *jen.File, s *stage) {
 		doc := fmt.Sprintf("%s is %s followed by %s in place, for Frozen's forward: per group, the GEMM runs on blocks of %d rows, and the ReLU on each block while it is in cache.", fn, fwd, r.layer.Name, reluBlockRows(F))
 		if v.chunkRows > 0 {
 			doc = fmt.Sprintf("%s is %s followed by %s in place, for Frozen's forward: the ReLU runs on each chunk's outputs right after its GEMM.", fn, fwd, r.layer.Name)
+		}
+		if v.plane != "" {
+			doc = fmt.Sprintf("%s is %s followed by %s in place, for Frozen's forward: the ReLU runs on each sample's outputs right after %s.", fn, fwd, r.layer.Name, v.plane)
 		}
 		f.Comment(wrapDoc(doc))
 		f.Func().Id(fn).Params(fwdParams()...).Block(fwdBody(true))

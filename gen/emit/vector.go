@@ -94,6 +94,13 @@ type vecStage struct {
 	// Im2colInterior kernel.
 	chunkRows   int
 	chunkKernel string
+	// plane is the gen/asm PlaneConv2DForward kernel that computes the
+	// forward of a padded one-channel stride-1 convolution straight from
+	// the padded copy of its input (no im2col), "" for none; planeSlack
+	// is the floats after the padded copy, at the end of <layer>Cols,
+	// that the kernel may read.
+	plane      string
+	planeSlack int
 	// col2imKernel is the gen/asm Col2imInterior kernel of an im2col
 	// stage's <layer>Col2im (the input gradient through dcols), "" for
 	// a transposed-convolution input gradient or none.
@@ -257,7 +264,7 @@ func (p *plan) planVector(pkg string) []asm.Kernel {
 		if l.Kind == runtime.Conv2D && v.forward != "" {
 			// Too large to unroll: im2col and the dense GEMMs.
 			v = &vecStage{}
-			ks = convGemmKernels(s, v, reluIn)
+			ks = convGemmKernels(s, v, reluIn, p.splitsOne())
 			if budget < minAsmBytes(ks) {
 				continue
 			}

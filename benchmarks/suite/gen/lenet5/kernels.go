@@ -792,16 +792,19 @@ func conv1Im2col(x *[784]float32, cols *[19600]float32, pad *[1024]float32) {
 
 // conv1ForwardGemm computes conv1 (conv2d 5x5, 6 filters, stride 1x1, same
 // padding, 28x28x1 → 28x28x6) followed by relu1 (relu, fused) for the first
-// n samples of a tile on the vector path: per group of up to 3 samples, their
-// im2col matrices (conv1Im2col) times the weights [25][6] plus the bias, as
-// one GEMM (conv1ForwardVec). cols is the worker's scratch buffer.
-func conv1ForwardGemm(n int, in *[Tile * 784]float32, out *[Tile * 4704]float32, cols *[59824]float32, w *[150]float32, b *[6]float32) {
-	for s0 := 0; s0 < n; s0 += 3 {
-		k := min(3, n-s0)
-		for t := 0; t < k; t++ {
-			conv1Im2col((*[784]float32)(in[s0*784+t*784:]), (*[19600]float32)(cols[t*19600:]), (*[1024]float32)(cols[58800:]))
+// n samples of a tile on the vector path: sample by sample, the input copied
+// into its zero-bordered buffer, which conv1PlaneVec convolves directly, 8
+// output pixels to a vector (no im2col matrix). cols is the worker's scratch
+// buffer.
+func conv1ForwardGemm(n int, in *[Tile * 784]float32, out *[Tile * 4704]float32, cols *[59828]float32, w *[150]float32, b *[6]float32) {
+	for s := 0; s < n; s++ {
+		x := (*[784]float32)(in[s*784:])
+		pad := (*[1028]float32)(cols[58800:])
+		for iy := 0; iy < 28; iy++ {
+			copy(pad[iy*32+66:iy*32+94], x[iy*28:iy*28+28])
 		}
-		conv1ForwardVec(out[s0*4704:(s0+k)*4704], cols[:k*19600], w, b, k*784)
+		y := (*[4704]float32)(out[s*4704:])
+		conv1PlaneVec(y, pad, w, b)
 	}
 }
 
@@ -811,7 +814,7 @@ func conv1ForwardGemm(n int, in *[Tile * 784]float32, out *[Tile * 4704]float32,
 // gradient before the activation: per group of up to 3 samples it rebuilds
 // their im2col matrices in cols and accumulates the weight and bias gradients
 // into dw and db (conv1WeightGradVec).
-func conv1BackwardGemm(n int, in *[Tile * 784]float32, dOut *[Tile * 4704]float32, cols *[59824]float32, dw *[150]float32, db *[6]float32) {
+func conv1BackwardGemm(n int, in *[Tile * 784]float32, dOut *[Tile * 4704]float32, cols *[59828]float32, dw *[150]float32, db *[6]float32) {
 	for s0 := 0; s0 < n; s0 += 3 {
 		k := min(3, n-s0)
 		for t := 0; t < k; t++ {

@@ -102,7 +102,7 @@ type tileBuffers struct {
 	dense3Grad [Tile * 10]float32
 	// conv1Cols is the im2col matrix of conv1's vector path, for 3 samples (and
 	// its gradient in the backward pass).
-	conv1Cols [59824]float32
+	conv1Cols [59828]float32
 	// conv2Cols is the im2col matrix of conv2's vector path, for 4 samples (and
 	// its gradient in the backward pass).
 	conv2Cols [60000]float32

@@ -5,30 +5,6 @@ package lenet5
 
 import "github.com/cnngen/cnngen/runtime"
 
-// conv1ForwardVecAVX2 is the AVX2 path of conv1ForwardVec (simd_amd64.s).
-//
-//go:noescape
-func conv1ForwardVecAVX2(y, x, w, b *float32, n, ks, sa, sb, sc, ce, tm, nr int)
-
-// conv1ForwardVec computes, with In = 25 and Units = 6:
-//
-//	y[s][j] = max(0, b[j] + Σ_i x[s][i]·w[i][j])   for s < n
-//
-// It runs the path runtime.ActiveISA names.
-func conv1ForwardVec(y, x []float32, w *[25 * 6]float32, b *[6]float32, n int) {
-	if n <= 0 {
-		return
-	}
-	_ = y[n*6-1]
-	_ = x[n*25-1]
-	switch runtime.ActiveISA() {
-	case runtime.AVX512, runtime.AVX2:
-		conv1ForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n, 25, 100, 24, 24, 0, 8, 0)
-	default:
-		conv1ForwardVecGo(y, x, w, b, n)
-	}
-}
-
 // conv1WeightGradVecWeightsAVX2 is the AVX2 path of conv1WeightGradVec (simd_amd64.s).
 //
 //go:noescape
@@ -77,6 +53,26 @@ func conv1Im2colVec(cols *[784 * 25]float32, x *[32 * 32 * 1]float32) {
 		conv1Im2colVecAVX2(&cols[0], &x[0], 28, 28, 5, 20, 128, 4, 16, 0)
 	default:
 		conv1Im2colVecGo(cols, x)
+	}
+}
+
+// conv1PlaneVecAVX2 is the AVX2 path of conv1PlaneVec (simd_amd64.s).
+//
+//go:noescape
+func conv1PlaneVecAVX2(y, x, w, b *float32)
+
+// conv1PlaneVec computes, for 32x32x1 inputs, 5x5 kernels at stride 1,1 with padding 0,0 (top, left) and 28x28x6 outputs:
+//
+//	y[oh][ow][f] = max(b[f] + Σ_{kh,kw} x[oh+kh][ow+kw]·w[kh][kw][f], 0)
+//	for every output pixel (x: the padded plane, row-major, then floats that the vector path may read into lanes it never stores)
+//
+// It runs the path runtime.ActiveISA names.
+func conv1PlaneVec(y *[784 * 6]float32, x *[32*32 + 4]float32, w *[25 * 6]float32, b *[6]float32) {
+	switch runtime.ActiveISA() {
+	case runtime.AVX512, runtime.AVX2:
+		conv1PlaneVecAVX2(&y[0], &x[0], &w[0], &b[0])
+	default:
+		conv1PlaneVecGo(y, x, w, b)
 	}
 }
 

@@ -3,15 +3,6 @@
 
 package lenet5
 
-// conv1ForwardVec computes, with In = 25 and Units = 6:
-//
-//	y[s][j] = max(0, b[j] + Σ_i x[s][i]·w[i][j])   for s < n
-//
-// This build has no assembly: it runs the reference.
-func conv1ForwardVec(y, x []float32, w *[25 * 6]float32, b *[6]float32, n int) {
-	conv1ForwardVecGo(y, x, w, b, n)
-}
-
 // conv1WeightGradVec computes, with In = 25 and Units = 6:
 //
 //	dw[i][j] += Σ_s x[s][i]·dy[s][j]
@@ -30,6 +21,16 @@ func conv1WeightGradVec(dw *[25 * 6]float32, db *[6]float32, x, dy []float32, n 
 // This build has no assembly: it runs the reference.
 func conv1Im2colVec(cols *[784 * 25]float32, x *[32 * 32 * 1]float32) {
 	conv1Im2colVecGo(cols, x)
+}
+
+// conv1PlaneVec computes, for 32x32x1 inputs, 5x5 kernels at stride 1,1 with padding 0,0 (top, left) and 28x28x6 outputs:
+//
+//	y[oh][ow][f] = max(b[f] + Σ_{kh,kw} x[oh+kh][ow+kw]·w[kh][kw][f], 0)
+//	for every output pixel (x: the padded plane, row-major, then floats that the vector path may read into lanes it never stores)
+//
+// This build has no assembly: it runs the reference.
+func conv1PlaneVec(y *[784 * 6]float32, x *[32*32 + 4]float32, w *[25 * 6]float32, b *[6]float32) {
+	conv1PlaneVecGo(y, x, w, b)
 }
 
 // pool1ForwardVec computes, for 28x28x6 inputs, 2x2 windows at stride 2,2 with padding 0,0 (top, left) and 14x14 outputs:

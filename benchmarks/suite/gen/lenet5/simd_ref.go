@@ -4,26 +4,6 @@ package lenet5
 
 import "math"
 
-// conv1ForwardVecGo is the pure-Go reference of conv1ForwardVec:
-//
-//	y[s][j] = max(0, b[j] + Σ_i x[s][i]·w[i][j])   for s < n
-func conv1ForwardVecGo(y, x []float32, w *[25 * 6]float32, b *[6]float32, n int) {
-	for s := range n {
-		ys := (*[6]float32)(y[s*6:])
-		xs := (*[25]float32)(x[s*25:])
-		*ys = *b
-		for i, xi := range xs {
-			wi := (*[6]float32)(w[i*6:])
-			for j := range ys {
-				ys[j] += xi * wi[j]
-			}
-		}
-		for j, v := range ys {
-			ys[j] = max(v, 0)
-		}
-	}
-}
-
 // conv1WeightGradVecGo is the pure-Go reference of conv1WeightGradVec:
 //
 //	dw[i][j] += Σ_s x[s][i]·dy[s][j]
@@ -56,6 +36,31 @@ func conv1Im2colVecGo(cols *[784 * 25]float32, x *[32 * 32 * 1]float32) {
 				dst := (oh*28+ow)*25 + kh*5
 				copy(cols[dst:dst+5], x[src:src+5])
 			}
+		}
+	}
+}
+
+// conv1PlaneVecGo is the pure-Go reference of conv1PlaneVec:
+//
+//	y[oh][ow][f] = max(b[f] + Σ_{kh,kw} x[oh+kh][ow+kw]·w[kh][kw][f], 0)
+//	for every output pixel (x: the padded plane, row-major, then floats that the vector path may read into lanes it never stores)
+func conv1PlaneVecGo(y *[784 * 6]float32, x *[32*32 + 4]float32, w *[25 * 6]float32, b *[6]float32) {
+	for oh := range 28 {
+		for ow := range 28 {
+			acc := *b
+			for kh := range 5 {
+				for kw := range 5 {
+					v := x[(oh+kh)*32+ow+kw]
+					wt := (*[6]float32)(w[(kh*5+kw)*6:])
+					for f := range acc {
+						acc[f] += v * wt[f]
+					}
+				}
+			}
+			for f, a := range acc {
+				acc[f] = max(a, 0)
+			}
+			*(*[6]float32)(y[(oh*28+ow)*6:]) = acc
 		}
 	}
 }
