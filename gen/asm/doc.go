@@ -176,6 +176,15 @@
 // names are defined once per file (trimDocs), and the assembly's
 // comments keep the first line of each kernel's description.
 //
+// One convolution is vectorised across pixels instead: a first layer on a
+// grey image (one input channel, stride 1, at most 8 filters), whose
+// im2col rows are runs of a few floats and whose GEMM fills few lanes
+// (PlaneConv2DForward, plane.go). Each vector holds 8 pixels of an output
+// row, loaded straight from the zero-bordered input for each tap and
+// multiplied by the filters' broadcast weights; the accumulators are
+// transposed in registers into HWC. Its shape is constant (one TEXT per
+// layer) and it has AVX2 code alone.
+//
 // The tests render every kernel for the digits shapes and awkward ones into
 // a temporary module, vet it for amd64 and arm64 with and without -tags
 // purego (asmdecl), and compare every path this CPU has against the
