@@ -36,6 +36,8 @@ const (
 	sufIm2colVec = "Im2colVec"
 	// sufIm2colChunkVec is the im2col of a chunk of output rows (im2colChunk).
 	sufIm2colChunkVec = "Im2colChunkVec"
+	// sufIm2colTailVec is the im2col of the output's last, shorter chunk.
+	sufIm2colTailVec = "Im2colTailVec"
 	// sufPlaneVec is the forward kernel of a one-channel stride-1
 	// convolution on its padded input (vecStage.plane).
 	sufPlaneVec     = "PlaneVec"
@@ -143,6 +145,10 @@ func convGemmKernels(s *stage, v *vecStage, reluIn, split bool) []asm.Kernel {
 	if v.chunkRows = im2colChunk(windowOf(l), kkc); v.chunkRows > 0 {
 		v.chunkKernel = s.base + sufIm2colChunkVec
 		ks = append(ks, paddedOf(windowOf(l)).chunkKernel(v.chunkKernel, v.chunkRows))
+		if t := im2colChunkTail(l.Out.Height, v.chunkRows); t > 0 {
+			v.chunkTailKernel = s.base + sufIm2colTailVec
+			ks = append(ks, paddedOf(windowOf(l)).chunkKernel(v.chunkTailKernel, t))
+		}
 	}
 	v.colsSize += paddedOf(windowOf(l)).size
 	if v.transposedConv {
@@ -275,33 +281,54 @@ const maxChunkBytes = 64 << 10
 // 0 when a sample's matrix is small enough to build whole. A matrix of a
 // large map (ResNet-8's first block: 590 KiB per sample) built whole
 // goes out to L2 and comes back for the GEMM; built and multiplied a few
-// output rows at a time, it stays in L1. The chunk's rows divide the
-// output's, and its pixels are, if possible, a multiple of the GEMM's
-// register blocks (48 divides by all of them), so that the GEMM computes
-// no rows twice.
+// output rows at a time, it stays in L1. The GEMM computes a block of rows
+// that does not fit in whole once more on the chunk's last rows, so the
+// chunk is chosen to leave the fewest rows computed twice over the
+// register-block heights of both paths (chunkWaste); the output's last
+// chunk may be shorter (im2colChunkTail).
 func im2colChunk(g window, kkc int) int {
 	rowBytes := 4 * g.ow * kkc
 	if g.oh*rowBytes <= 2*maxChunkBytes {
 		return 0
 	}
-	best, bestScore := 0, -1
+	best, bestWaste := 0, -1
 	for d := 1; d < g.oh; d++ {
-		if g.oh%d != 0 || (d > 1 && d*rowBytes > maxChunkBytes) {
+		if d > 1 && d*rowBytes > maxChunkBytes {
 			continue
 		}
-		score := 0
-		switch px := d * g.ow; {
-		case px%48 == 0:
-			score = 2
-		case px%12 == 0:
-			score = 1
-		}
-		if score >= bestScore {
-			best, bestScore = d, score
+		// Ties go to the larger chunk: fewer calls.
+		if w := chunkWaste(g, d); bestWaste < 0 || w <= bestWaste {
+			best, bestWaste = d, w
 		}
 	}
 	return best
 }
+
+// chunkBlockRows are the row-block heights of gen/asm's GEMMs (AVX2: 6;
+// AVX-512: 6, 8, 12 or 16 by the row's width).
+var chunkBlockRows = []int{6, 8, 12, 16}
+
+// chunkWaste is the number of GEMM rows computed twice, summed over
+// chunkBlockRows, when an output of g's height is cut into chunks of d
+// output rows (and a shorter last one).
+func chunkWaste(g window, d int) int {
+	waste := 0
+	for _, r := range chunkBlockRows {
+		extra := func(rows int) int {
+			px := rows * g.ow
+			return (px+r-1)/r*r - px
+		}
+		waste += g.oh / d * extra(d)
+		if t := g.oh % d; t > 0 {
+			waste += extra(t)
+		}
+	}
+	return waste
+}
+
+// im2colChunkTail is the rows of the last chunk of an output of height oh
+// in chunks of d rows when d does not divide oh, or 0.
+func im2colChunkTail(oh, d int) int { return oh % d }
 
 // chunkKernel is the Im2colInterior kernel of rows output rows of the
 // padded geometry, on the rows of the padded input that their windows
@@ -543,17 +570,31 @@ func (p *plan) convGemm(f *jen.File, s *stage) {
 				pre = append(pre, jen.Id("pad").Op(":=").Add(arrView(imPad.size, "cols", jen.Lit(padAt))), imPad.copyIn("x"))
 			}
 			inW := imPad.w // the input's own width when it is not padded
-			chunkIn := ((d-1)*g.sh + g.kh) * inW * g.c
-			chunk := d * g.ow * kkc
-			body := []jen.Code{
-				jen.Id(v.chunkKernel).Call(arrView(chunk, "cols", jen.Lit(0)), arrView(chunkIn, src, lin(0, term{g.sh * inW * g.c, "r"}))),
-				jen.Id("y").Op(":=").Id("out").Index(lin(0, term{outSize, "s"}, term{g.ow * F, "r"}), lin(d*g.ow*F, term{outSize, "s"}, term{g.ow * F, "r"})),
-				jen.Id(v.forward).Call(jen.Id("y"), jen.Id("cols").Index(jen.Empty(), jen.Lit(chunk)), jen.Id("w"), jen.Id("b"), jen.Lit(d*g.ow)),
+			// rowsAt is the im2col and the GEMM of the rows output rows
+			// from r0 + r on (r: the loop's variable, or "" for none).
+			rowsAt := func(kernel string, rows, r0 int, r string) []jen.Code {
+				chunkIn := ((rows-1)*g.sh + g.kh) * inW * g.c
+				chunk := rows * g.ow * kkc
+				rc := 1 // r's coefficient
+				if r == "" {
+					rc = 0
+				}
+				body := []jen.Code{
+					jen.Id(kernel).Call(arrView(chunk, "cols", jen.Lit(0)), arrView(chunkIn, src, lin(r0*g.sh*inW*g.c, term{rc * g.sh * inW * g.c, r}))),
+					jen.Id("y").Op(":=").Id("out").Index(lin(r0*g.ow*F, term{outSize, "s"}, term{rc * g.ow * F, r}), lin((r0+rows)*g.ow*F, term{outSize, "s"}, term{rc * g.ow * F, r})),
+					jen.Id(v.forward).Call(jen.Id("y"), jen.Id("cols").Index(jen.Empty(), jen.Lit(chunk)), jen.Id("w"), jen.Id("b"), jen.Lit(rows*g.ow)),
+				}
+				if relu {
+					body = append(body, jen.Id(reluVec).Call(jen.Id("y"), jen.Id("y")))
+				}
+				return body
 			}
-			if relu {
-				body = append(body, jen.Id(reluVec).Call(jen.Id("y"), jen.Id("y")))
+			t := im2colChunkTail(g.oh, d)
+			body := append(pre, jen.For(jen.Id("r").Op(":=").Lit(0), jen.Id("r").Op("<").Lit(g.oh-t), jen.Id("r").Op("+=").Lit(d)).Block(rowsAt(v.chunkKernel, d, 0, "r")...))
+			if t > 0 {
+				body = append(body, jen.Block(rowsAt(v.chunkTailKernel, t, g.oh-t, "")...))
 			}
-			return tileLoop(append(pre, jen.For(jen.Id("r").Op(":=").Lit(0), jen.Id("r").Op("<").Lit(g.oh), jen.Id("r").Op("+=").Lit(d)).Block(body...))...)
+			return tileLoop(body...)
 		}
 		if !relu {
 			return groupLoop(
@@ -573,6 +614,9 @@ func (p *plan) convGemm(f *jen.File, s *stage) {
 	case v.chunkRows > 0:
 		d := v.chunkRows
 		how = fmt.Sprintf("sample by sample, %d output rows at a time, their rows of the im2col matrix (%s) times the weights [%d][%d] plus the bias (%s), so that the rows stay in cache from the copy to the GEMM", d, v.chunkKernel, kkc, F, v.forward)
+		if t := im2colChunkTail(g.oh, d); t > 0 {
+			how += fmt.Sprintf(" (the last %d rows: %s)", t, v.chunkTailKernel)
+		}
 	}
 	f.Comment(wrapDoc(fmt.Sprintf("%s computes %s for the first n samples of a tile on the vector path: %s. cols is the worker's scratch buffer.", fwd, describe(s), how)))
 	f.Func().Id(fwd).Params(fwdParams()...).Block(fwdBody(false))

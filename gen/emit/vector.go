@@ -94,6 +94,9 @@ type vecStage struct {
 	// Im2colInterior kernel.
 	chunkRows   int
 	chunkKernel string
+	// chunkTailKernel is the Im2colInterior kernel of the output's last
+	// chunk when chunkRows does not divide its rows, "" otherwise.
+	chunkTailKernel string
 	// plane is the gen/asm PlaneConv2DForward kernel that computes the
 	// forward of a padded one-channel stride-1 convolution straight from
 	// the padded copy of its input (no im2col), "" for none; planeSlack

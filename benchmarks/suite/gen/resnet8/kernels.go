@@ -3422,10 +3422,11 @@ func block1_conv1Im2col(x *[16384]float32, cols *[147456]float32, pad *[18496]fl
 
 // block1_conv1ForwardGemm computes block1_conv1 (conv2d 3x3, 16 filters,
 // stride 1x1, same padding, 32x32x16 → 32x32x16) for the first n samples of
-// a tile on the vector path: sample by sample, 2 output rows at a time, their
+// a tile on the vector path: sample by sample, 3 output rows at a time, their
 // rows of the im2col matrix (block1_conv1Im2colChunkVec) times the weights
 // [144][16] plus the bias (block1_conv1ForwardVec), so that the rows stay in
-// cache from the copy to the GEMM. cols is the worker's scratch buffer.
+// cache from the copy to the GEMM (the last 2 rows:
+// block1_conv1Im2colTailVec). cols is the worker's scratch buffer.
 func block1_conv1ForwardGemm(n int, in *[Tile * 16384]float32, out *[Tile * 16384]float32, cols *[184448]float32, w *[2304]float32, b *[16]float32) {
 	for s := 0; s < n; s++ {
 		x := (*[16384]float32)(in[s*16384:])
@@ -3433,9 +3434,14 @@ func block1_conv1ForwardGemm(n int, in *[Tile * 16384]float32, out *[Tile * 1638
 		for iy := 0; iy < 32; iy++ {
 			copy(pad[iy*544+560:iy*544+1072], x[iy*512:iy*512+512])
 		}
-		for r := 0; r < 32; r += 2 {
-			block1_conv1Im2colChunkVec((*[9216]float32)(cols[0:]), (*[2176]float32)(pad[r*544:]))
-			y := out[s*16384+r*512 : s*16384+r*512+1024]
+		for r := 0; r < 30; r += 3 {
+			block1_conv1Im2colChunkVec((*[13824]float32)(cols[0:]), (*[2720]float32)(pad[r*544:]))
+			y := out[s*16384+r*512 : s*16384+r*512+1536]
+			block1_conv1ForwardVec(y, cols[:13824], w, b, 96)
+		}
+		{
+			block1_conv1Im2colTailVec((*[9216]float32)(cols[0:]), (*[2176]float32)(pad[16320:]))
+			y := out[s*16384+15360 : s*16384+16384]
 			block1_conv1ForwardVec(y, cols[:9216], w, b, 64)
 		}
 	}
@@ -3451,9 +3457,15 @@ func block1_conv1ForwardReLU(n int, in *[Tile * 16384]float32, out *[Tile * 1638
 		for iy := 0; iy < 32; iy++ {
 			copy(pad[iy*544+560:iy*544+1072], x[iy*512:iy*512+512])
 		}
-		for r := 0; r < 32; r += 2 {
-			block1_conv1Im2colChunkVec((*[9216]float32)(cols[0:]), (*[2176]float32)(pad[r*544:]))
-			y := out[s*16384+r*512 : s*16384+r*512+1024]
+		for r := 0; r < 30; r += 3 {
+			block1_conv1Im2colChunkVec((*[13824]float32)(cols[0:]), (*[2720]float32)(pad[r*544:]))
+			y := out[s*16384+r*512 : s*16384+r*512+1536]
+			block1_conv1ForwardVec(y, cols[:13824], w, b, 96)
+			reluVec(y, y)
+		}
+		{
+			block1_conv1Im2colTailVec((*[9216]float32)(cols[0:]), (*[2176]float32)(pad[16320:]))
+			y := out[s*16384+15360 : s*16384+16384]
 			block1_conv1ForwardVec(y, cols[:9216], w, b, 64)
 			reluVec(y, y)
 		}
@@ -3523,10 +3535,11 @@ func block1_conv2Im2col(x *[16384]float32, cols *[147456]float32, pad *[18496]fl
 
 // block1_conv2ForwardGemm computes block1_conv2 (conv2d 3x3, 16 filters,
 // stride 1x1, same padding, 32x32x16 → 32x32x16) for the first n samples of
-// a tile on the vector path: sample by sample, 2 output rows at a time, their
+// a tile on the vector path: sample by sample, 3 output rows at a time, their
 // rows of the im2col matrix (block1_conv2Im2colChunkVec) times the weights
 // [144][16] plus the bias (block1_conv2ForwardVec), so that the rows stay in
-// cache from the copy to the GEMM. cols is the worker's scratch buffer.
+// cache from the copy to the GEMM (the last 2 rows:
+// block1_conv2Im2colTailVec). cols is the worker's scratch buffer.
 func block1_conv2ForwardGemm(n int, in *[Tile * 16384]float32, out *[Tile * 16384]float32, cols *[184448]float32, w *[2304]float32, b *[16]float32) {
 	for s := 0; s < n; s++ {
 		x := (*[16384]float32)(in[s*16384:])
@@ -3534,9 +3547,14 @@ func block1_conv2ForwardGemm(n int, in *[Tile * 16384]float32, out *[Tile * 1638
 		for iy := 0; iy < 32; iy++ {
 			copy(pad[iy*544+560:iy*544+1072], x[iy*512:iy*512+512])
 		}
-		for r := 0; r < 32; r += 2 {
-			block1_conv2Im2colChunkVec((*[9216]float32)(cols[0:]), (*[2176]float32)(pad[r*544:]))
-			y := out[s*16384+r*512 : s*16384+r*512+1024]
+		for r := 0; r < 30; r += 3 {
+			block1_conv2Im2colChunkVec((*[13824]float32)(cols[0:]), (*[2720]float32)(pad[r*544:]))
+			y := out[s*16384+r*512 : s*16384+r*512+1536]
+			block1_conv2ForwardVec(y, cols[:13824], w, b, 96)
+		}
+		{
+			block1_conv2Im2colTailVec((*[9216]float32)(cols[0:]), (*[2176]float32)(pad[16320:]))
+			y := out[s*16384+15360 : s*16384+16384]
 			block1_conv2ForwardVec(y, cols[:9216], w, b, 64)
 		}
 	}
@@ -3605,10 +3623,11 @@ func block2_conv1Im2col(x *[16384]float32, cols *[36864]float32, pad *[17424]flo
 
 // block2_conv1ForwardGemm computes block2_conv1 (conv2d 3x3, 32 filters,
 // stride 2x2, same padding, 32x32x16 → 16x16x32) for the first n samples of
-// a tile on the vector path: sample by sample, 4 output rows at a time, their
+// a tile on the vector path: sample by sample, 6 output rows at a time, their
 // rows of the im2col matrix (block2_conv1Im2colChunkVec) times the weights
 // [144][32] plus the bias (block2_conv1ForwardVec), so that the rows stay in
-// cache from the copy to the GEMM. cols is the worker's scratch buffer.
+// cache from the copy to the GEMM (the last 4 rows:
+// block2_conv1Im2colTailVec). cols is the worker's scratch buffer.
 func block2_conv1ForwardGemm(n int, in *[Tile * 16384]float32, out *[Tile * 8192]float32, cols *[71712]float32, w *[4608]float32, b *[32]float32) {
 	for s := 0; s < n; s++ {
 		x := (*[16384]float32)(in[s*16384:])
@@ -3616,9 +3635,14 @@ func block2_conv1ForwardGemm(n int, in *[Tile * 16384]float32, out *[Tile * 8192
 		for iy := 0; iy < 32; iy++ {
 			copy(pad[iy*528:iy*528+512], x[iy*512:iy*512+512])
 		}
-		for r := 0; r < 16; r += 4 {
-			block2_conv1Im2colChunkVec((*[9216]float32)(cols[0:]), (*[4752]float32)(pad[r*1056:]))
-			y := out[s*8192+r*512 : s*8192+r*512+2048]
+		for r := 0; r < 12; r += 6 {
+			block2_conv1Im2colChunkVec((*[13824]float32)(cols[0:]), (*[6864]float32)(pad[r*1056:]))
+			y := out[s*8192+r*512 : s*8192+r*512+3072]
+			block2_conv1ForwardVec(y, cols[:13824], w, b, 96)
+		}
+		{
+			block2_conv1Im2colTailVec((*[9216]float32)(cols[0:]), (*[4752]float32)(pad[12672:]))
+			y := out[s*8192+6144 : s*8192+8192]
 			block2_conv1ForwardVec(y, cols[:9216], w, b, 64)
 		}
 	}
@@ -3634,9 +3658,15 @@ func block2_conv1ForwardReLU(n int, in *[Tile * 16384]float32, out *[Tile * 8192
 		for iy := 0; iy < 32; iy++ {
 			copy(pad[iy*528:iy*528+512], x[iy*512:iy*512+512])
 		}
-		for r := 0; r < 16; r += 4 {
-			block2_conv1Im2colChunkVec((*[9216]float32)(cols[0:]), (*[4752]float32)(pad[r*1056:]))
-			y := out[s*8192+r*512 : s*8192+r*512+2048]
+		for r := 0; r < 12; r += 6 {
+			block2_conv1Im2colChunkVec((*[13824]float32)(cols[0:]), (*[6864]float32)(pad[r*1056:]))
+			y := out[s*8192+r*512 : s*8192+r*512+3072]
+			block2_conv1ForwardVec(y, cols[:13824], w, b, 96)
+			reluVec(y, y)
+		}
+		{
+			block2_conv1Im2colTailVec((*[9216]float32)(cols[0:]), (*[4752]float32)(pad[12672:]))
+			y := out[s*8192+6144 : s*8192+8192]
 			block2_conv1ForwardVec(y, cols[:9216], w, b, 64)
 			reluVec(y, y)
 		}
@@ -3693,10 +3723,11 @@ func block2_conv2Im2col(x *[8192]float32, cols *[73728]float32, pad *[10368]floa
 
 // block2_conv2ForwardGemm computes block2_conv2 (conv2d 3x3, 32 filters,
 // stride 1x1, same padding, 16x16x32 → 16x16x32) for the first n samples of
-// a tile on the vector path: sample by sample, 2 output rows at a time, their
+// a tile on the vector path: sample by sample, 3 output rows at a time, their
 // rows of the im2col matrix (block2_conv2Im2colChunkVec) times the weights
 // [288][32] plus the bias (block2_conv2ForwardVec), so that the rows stay in
-// cache from the copy to the GEMM. cols is the worker's scratch buffer.
+// cache from the copy to the GEMM (the last 1 rows:
+// block2_conv2Im2colTailVec). cols is the worker's scratch buffer.
 func block2_conv2ForwardGemm(n int, in *[Tile * 8192]float32, out *[Tile * 8192]float32, cols *[94464]float32, w *[9216]float32, b *[32]float32) {
 	for s := 0; s < n; s++ {
 		x := (*[8192]float32)(in[s*8192:])
@@ -3704,10 +3735,15 @@ func block2_conv2ForwardGemm(n int, in *[Tile * 8192]float32, out *[Tile * 8192]
 		for iy := 0; iy < 16; iy++ {
 			copy(pad[iy*576+608:iy*576+1120], x[iy*512:iy*512+512])
 		}
-		for r := 0; r < 16; r += 2 {
-			block2_conv2Im2colChunkVec((*[9216]float32)(cols[0:]), (*[2304]float32)(pad[r*576:]))
-			y := out[s*8192+r*512 : s*8192+r*512+1024]
-			block2_conv2ForwardVec(y, cols[:9216], w, b, 32)
+		for r := 0; r < 15; r += 3 {
+			block2_conv2Im2colChunkVec((*[13824]float32)(cols[0:]), (*[2880]float32)(pad[r*576:]))
+			y := out[s*8192+r*512 : s*8192+r*512+1536]
+			block2_conv2ForwardVec(y, cols[:13824], w, b, 48)
+		}
+		{
+			block2_conv2Im2colTailVec((*[4608]float32)(cols[0:]), (*[1728]float32)(pad[8640:]))
+			y := out[s*8192+7680 : s*8192+8192]
+			block2_conv2ForwardVec(y, cols[:4608], w, b, 16)
 		}
 	}
 }
@@ -3915,10 +3951,11 @@ func block3_conv2Im2col(x *[4096]float32, cols *[36864]float32, pad *[6400]float
 
 // block3_conv2ForwardGemm computes block3_conv2 (conv2d 3x3, 64 filters,
 // stride 1x1, same padding, 8x8x64 → 8x8x64) for the first n samples of a
-// tile on the vector path: sample by sample, 2 output rows at a time, their
+// tile on the vector path: sample by sample, 3 output rows at a time, their
 // rows of the im2col matrix (block3_conv2Im2colChunkVec) times the weights
 // [576][64] plus the bias (block3_conv2ForwardVec), so that the rows stay in
-// cache from the copy to the GEMM. cols is the worker's scratch buffer.
+// cache from the copy to the GEMM (the last 2 rows:
+// block3_conv2Im2colTailVec). cols is the worker's scratch buffer.
 func block3_conv2ForwardGemm(n int, in *[Tile * 4096]float32, out *[Tile * 4096]float32, cols *[49664]float32, w *[36864]float32, b *[64]float32) {
 	for s := 0; s < n; s++ {
 		x := (*[4096]float32)(in[s*4096:])
@@ -3926,9 +3963,14 @@ func block3_conv2ForwardGemm(n int, in *[Tile * 4096]float32, out *[Tile * 4096]
 		for iy := 0; iy < 8; iy++ {
 			copy(pad[iy*640+704:iy*640+1216], x[iy*512:iy*512+512])
 		}
-		for r := 0; r < 8; r += 2 {
-			block3_conv2Im2colChunkVec((*[9216]float32)(cols[0:]), (*[2560]float32)(pad[r*640:]))
-			y := out[s*4096+r*512 : s*4096+r*512+1024]
+		for r := 0; r < 6; r += 3 {
+			block3_conv2Im2colChunkVec((*[13824]float32)(cols[0:]), (*[3200]float32)(pad[r*640:]))
+			y := out[s*4096+r*512 : s*4096+r*512+1536]
+			block3_conv2ForwardVec(y, cols[:13824], w, b, 24)
+		}
+		{
+			block3_conv2Im2colTailVec((*[9216]float32)(cols[0:]), (*[2560]float32)(pad[3840:]))
+			y := out[s*4096+3072 : s*4096+4096]
 			block3_conv2ForwardVec(y, cols[:9216], w, b, 16)
 		}
 	}

@@ -260,20 +260,37 @@ func block1_conv1Im2colVec(cols *[1024 * 144]float32, x *[34 * 34 * 16]float32) 
 	}
 }
 
-// block1_conv1Im2colChunkVec computes, for 4x34x16 inputs, 3x3 kernels at stride 1,1 with padding 0,0 (top, left) and 2x32x1 outputs:
+// block1_conv1Im2colChunkVec computes, for 5x34x16 inputs, 3x3 kernels at stride 1,1 with padding 0,0 (top, left) and 3x32x1 outputs:
+//
+//	cols[oh·OutW+ow][kh][kw][c] = x[oh·StrideH−PadTop+kh][ow·StrideW−PadLeft+kw][c]
+//	for oh in [0, 3), ow in [0, 32) (the other rows are left as they are)
+//
+// It runs the path runtime.ActiveISA names.
+func block1_conv1Im2colChunkVec(cols *[96 * 144]float32, x *[5 * 34 * 16]float32) {
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		conv1Im2colVecAVX512(&cols[0], &x[0], 3, 32, 3, 192, 2176, 64, 128, 0)
+	case runtime.AVX2:
+		conv1Im2colVecAVX2(&cols[0], &x[0], 3, 32, 3, 192, 2176, 64, 128, 0)
+	default:
+		block1_conv1Im2colChunkVecGo(cols, x)
+	}
+}
+
+// block1_conv1Im2colTailVec computes, for 4x34x16 inputs, 3x3 kernels at stride 1,1 with padding 0,0 (top, left) and 2x32x1 outputs:
 //
 //	cols[oh·OutW+ow][kh][kw][c] = x[oh·StrideH−PadTop+kh][ow·StrideW−PadLeft+kw][c]
 //	for oh in [0, 2), ow in [0, 32) (the other rows are left as they are)
 //
 // It runs the path runtime.ActiveISA names.
-func block1_conv1Im2colChunkVec(cols *[64 * 144]float32, x *[4 * 34 * 16]float32) {
+func block1_conv1Im2colTailVec(cols *[64 * 144]float32, x *[4 * 34 * 16]float32) {
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
 		conv1Im2colVecAVX512(&cols[0], &x[0], 2, 32, 3, 192, 2176, 64, 128, 0)
 	case runtime.AVX2:
 		conv1Im2colVecAVX2(&cols[0], &x[0], 2, 32, 3, 192, 2176, 64, 128, 0)
 	default:
-		block1_conv1Im2colChunkVecGo(cols, x)
+		block1_conv1Im2colTailVecGo(cols, x)
 	}
 }
 
@@ -403,20 +420,37 @@ func block1_conv2Im2colVec(cols *[1024 * 144]float32, x *[34 * 34 * 16]float32) 
 	}
 }
 
-// block1_conv2Im2colChunkVec computes, for 4x34x16 inputs, 3x3 kernels at stride 1,1 with padding 0,0 (top, left) and 2x32x1 outputs:
+// block1_conv2Im2colChunkVec computes, for 5x34x16 inputs, 3x3 kernels at stride 1,1 with padding 0,0 (top, left) and 3x32x1 outputs:
+//
+//	cols[oh·OutW+ow][kh][kw][c] = x[oh·StrideH−PadTop+kh][ow·StrideW−PadLeft+kw][c]
+//	for oh in [0, 3), ow in [0, 32) (the other rows are left as they are)
+//
+// It runs the path runtime.ActiveISA names.
+func block1_conv2Im2colChunkVec(cols *[96 * 144]float32, x *[5 * 34 * 16]float32) {
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		conv1Im2colVecAVX512(&cols[0], &x[0], 3, 32, 3, 192, 2176, 64, 128, 0)
+	case runtime.AVX2:
+		conv1Im2colVecAVX2(&cols[0], &x[0], 3, 32, 3, 192, 2176, 64, 128, 0)
+	default:
+		block1_conv2Im2colChunkVecGo(cols, x)
+	}
+}
+
+// block1_conv2Im2colTailVec computes, for 4x34x16 inputs, 3x3 kernels at stride 1,1 with padding 0,0 (top, left) and 2x32x1 outputs:
 //
 //	cols[oh·OutW+ow][kh][kw][c] = x[oh·StrideH−PadTop+kh][ow·StrideW−PadLeft+kw][c]
 //	for oh in [0, 2), ow in [0, 32) (the other rows are left as they are)
 //
 // It runs the path runtime.ActiveISA names.
-func block1_conv2Im2colChunkVec(cols *[64 * 144]float32, x *[4 * 34 * 16]float32) {
+func block1_conv2Im2colTailVec(cols *[64 * 144]float32, x *[4 * 34 * 16]float32) {
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
 		conv1Im2colVecAVX512(&cols[0], &x[0], 2, 32, 3, 192, 2176, 64, 128, 0)
 	case runtime.AVX2:
 		conv1Im2colVecAVX2(&cols[0], &x[0], 2, 32, 3, 192, 2176, 64, 128, 0)
 	default:
-		block1_conv2Im2colChunkVecGo(cols, x)
+		block1_conv2Im2colTailVecGo(cols, x)
 	}
 }
 
@@ -573,20 +607,37 @@ func block2_conv1Im2colVec(cols *[256 * 144]float32, x *[33 * 33 * 16]float32) {
 	}
 }
 
-// block2_conv1Im2colChunkVec computes, for 9x33x16 inputs, 3x3 kernels at stride 2,2 with padding 0,0 (top, left) and 4x16x1 outputs:
+// block2_conv1Im2colChunkVec computes, for 13x33x16 inputs, 3x3 kernels at stride 2,2 with padding 0,0 (top, left) and 6x16x1 outputs:
+//
+//	cols[oh·OutW+ow][kh][kw][c] = x[oh·StrideH−PadTop+kh][ow·StrideW−PadLeft+kw][c]
+//	for oh in [0, 6), ow in [0, 16) (the other rows are left as they are)
+//
+// It runs the path runtime.ActiveISA names.
+func block2_conv1Im2colChunkVec(cols *[96 * 144]float32, x *[13 * 33 * 16]float32) {
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		conv1Im2colVecAVX512(&cols[0], &x[0], 6, 16, 3, 192, 2112, 128, 2176, 0)
+	case runtime.AVX2:
+		conv1Im2colVecAVX2(&cols[0], &x[0], 6, 16, 3, 192, 2112, 128, 2176, 0)
+	default:
+		block2_conv1Im2colChunkVecGo(cols, x)
+	}
+}
+
+// block2_conv1Im2colTailVec computes, for 9x33x16 inputs, 3x3 kernels at stride 2,2 with padding 0,0 (top, left) and 4x16x1 outputs:
 //
 //	cols[oh·OutW+ow][kh][kw][c] = x[oh·StrideH−PadTop+kh][ow·StrideW−PadLeft+kw][c]
 //	for oh in [0, 4), ow in [0, 16) (the other rows are left as they are)
 //
 // It runs the path runtime.ActiveISA names.
-func block2_conv1Im2colChunkVec(cols *[64 * 144]float32, x *[9 * 33 * 16]float32) {
+func block2_conv1Im2colTailVec(cols *[64 * 144]float32, x *[9 * 33 * 16]float32) {
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
 		conv1Im2colVecAVX512(&cols[0], &x[0], 4, 16, 3, 192, 2112, 128, 2176, 0)
 	case runtime.AVX2:
 		conv1Im2colVecAVX2(&cols[0], &x[0], 4, 16, 3, 192, 2112, 128, 2176, 0)
 	default:
-		block2_conv1Im2colChunkVecGo(cols, x)
+		block2_conv1Im2colTailVecGo(cols, x)
 	}
 }
 
@@ -733,20 +784,37 @@ func block2_conv2Im2colVec(cols *[256 * 288]float32, x *[18 * 18 * 32]float32) {
 	}
 }
 
-// block2_conv2Im2colChunkVec computes, for 4x18x32 inputs, 3x3 kernels at stride 1,1 with padding 0,0 (top, left) and 2x16x1 outputs:
+// block2_conv2Im2colChunkVec computes, for 5x18x32 inputs, 3x3 kernels at stride 1,1 with padding 0,0 (top, left) and 3x16x1 outputs:
 //
 //	cols[oh·OutW+ow][kh][kw][c] = x[oh·StrideH−PadTop+kh][ow·StrideW−PadLeft+kw][c]
-//	for oh in [0, 2), ow in [0, 16) (the other rows are left as they are)
+//	for oh in [0, 3), ow in [0, 16) (the other rows are left as they are)
 //
 // It runs the path runtime.ActiveISA names.
-func block2_conv2Im2colChunkVec(cols *[32 * 288]float32, x *[4 * 18 * 32]float32) {
+func block2_conv2Im2colChunkVec(cols *[48 * 288]float32, x *[5 * 18 * 32]float32) {
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		conv1Im2colVecAVX512(&cols[0], &x[0], 2, 16, 3, 384, 2304, 128, 256, 0)
+		conv1Im2colVecAVX512(&cols[0], &x[0], 3, 16, 3, 384, 2304, 128, 256, 0)
 	case runtime.AVX2:
-		conv1Im2colVecAVX2(&cols[0], &x[0], 2, 16, 3, 384, 2304, 128, 256, 0)
+		conv1Im2colVecAVX2(&cols[0], &x[0], 3, 16, 3, 384, 2304, 128, 256, 0)
 	default:
 		block2_conv2Im2colChunkVecGo(cols, x)
+	}
+}
+
+// block2_conv2Im2colTailVec computes, for 3x18x32 inputs, 3x3 kernels at stride 1,1 with padding 0,0 (top, left) and 1x16x1 outputs:
+//
+//	cols[oh·OutW+ow][kh][kw][c] = x[oh·StrideH−PadTop+kh][ow·StrideW−PadLeft+kw][c]
+//	for oh in [0, 1), ow in [0, 16) (the other rows are left as they are)
+//
+// It runs the path runtime.ActiveISA names.
+func block2_conv2Im2colTailVec(cols *[16 * 288]float32, x *[3 * 18 * 32]float32) {
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		conv1Im2colVecAVX512(&cols[0], &x[0], 1, 16, 3, 384, 2304, 128, 256, 0)
+	case runtime.AVX2:
+		conv1Im2colVecAVX2(&cols[0], &x[0], 1, 16, 3, 384, 2304, 128, 256, 0)
+	default:
+		block2_conv2Im2colTailVecGo(cols, x)
 	}
 }
 
@@ -1173,20 +1241,37 @@ func block3_conv2Im2colVec(cols *[64 * 576]float32, x *[10 * 10 * 64]float32) {
 	}
 }
 
-// block3_conv2Im2colChunkVec computes, for 4x10x64 inputs, 3x3 kernels at stride 1,1 with padding 0,0 (top, left) and 2x8x1 outputs:
+// block3_conv2Im2colChunkVec computes, for 5x10x64 inputs, 3x3 kernels at stride 1,1 with padding 0,0 (top, left) and 3x8x1 outputs:
+//
+//	cols[oh·OutW+ow][kh][kw][c] = x[oh·StrideH−PadTop+kh][ow·StrideW−PadLeft+kw][c]
+//	for oh in [0, 3), ow in [0, 8) (the other rows are left as they are)
+//
+// It runs the path runtime.ActiveISA names.
+func block3_conv2Im2colChunkVec(cols *[24 * 576]float32, x *[5 * 10 * 64]float32) {
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		conv1Im2colVecAVX512(&cols[0], &x[0], 3, 8, 3, 768, 2560, 256, 512, 0)
+	case runtime.AVX2:
+		conv1Im2colVecAVX2(&cols[0], &x[0], 3, 8, 3, 768, 2560, 256, 512, 0)
+	default:
+		block3_conv2Im2colChunkVecGo(cols, x)
+	}
+}
+
+// block3_conv2Im2colTailVec computes, for 4x10x64 inputs, 3x3 kernels at stride 1,1 with padding 0,0 (top, left) and 2x8x1 outputs:
 //
 //	cols[oh·OutW+ow][kh][kw][c] = x[oh·StrideH−PadTop+kh][ow·StrideW−PadLeft+kw][c]
 //	for oh in [0, 2), ow in [0, 8) (the other rows are left as they are)
 //
 // It runs the path runtime.ActiveISA names.
-func block3_conv2Im2colChunkVec(cols *[16 * 576]float32, x *[4 * 10 * 64]float32) {
+func block3_conv2Im2colTailVec(cols *[16 * 576]float32, x *[4 * 10 * 64]float32) {
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
 		conv1Im2colVecAVX512(&cols[0], &x[0], 2, 8, 3, 768, 2560, 256, 512, 0)
 	case runtime.AVX2:
 		conv1Im2colVecAVX2(&cols[0], &x[0], 2, 8, 3, 768, 2560, 256, 512, 0)
 	default:
-		block3_conv2Im2colChunkVecGo(cols, x)
+		block3_conv2Im2colTailVecGo(cols, x)
 	}
 }
 

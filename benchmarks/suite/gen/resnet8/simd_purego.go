@@ -76,14 +76,24 @@ func block1_conv1Im2colVec(cols *[1024 * 144]float32, x *[34 * 34 * 16]float32) 
 	block1_conv1Im2colVecGo(cols, x)
 }
 
-// block1_conv1Im2colChunkVec computes, for 4x34x16 inputs, 3x3 kernels at stride 1,1 with padding 0,0 (top, left) and 2x32x1 outputs:
+// block1_conv1Im2colChunkVec computes, for 5x34x16 inputs, 3x3 kernels at stride 1,1 with padding 0,0 (top, left) and 3x32x1 outputs:
+//
+//	cols[oh·OutW+ow][kh][kw][c] = x[oh·StrideH−PadTop+kh][ow·StrideW−PadLeft+kw][c]
+//	for oh in [0, 3), ow in [0, 32) (the other rows are left as they are)
+//
+// This build has no assembly: it runs the reference.
+func block1_conv1Im2colChunkVec(cols *[96 * 144]float32, x *[5 * 34 * 16]float32) {
+	block1_conv1Im2colChunkVecGo(cols, x)
+}
+
+// block1_conv1Im2colTailVec computes, for 4x34x16 inputs, 3x3 kernels at stride 1,1 with padding 0,0 (top, left) and 2x32x1 outputs:
 //
 //	cols[oh·OutW+ow][kh][kw][c] = x[oh·StrideH−PadTop+kh][ow·StrideW−PadLeft+kw][c]
 //	for oh in [0, 2), ow in [0, 32) (the other rows are left as they are)
 //
 // This build has no assembly: it runs the reference.
-func block1_conv1Im2colChunkVec(cols *[64 * 144]float32, x *[4 * 34 * 16]float32) {
-	block1_conv1Im2colChunkVecGo(cols, x)
+func block1_conv1Im2colTailVec(cols *[64 * 144]float32, x *[4 * 34 * 16]float32) {
+	block1_conv1Im2colTailVecGo(cols, x)
 }
 
 // block1_conv1Dy2colVec computes, for 34x34x16 inputs, 3x3 kernels at stride 1,1 with padding 0,0 (top, left) and 32x32x1 outputs:
@@ -140,14 +150,24 @@ func block1_conv2Im2colVec(cols *[1024 * 144]float32, x *[34 * 34 * 16]float32) 
 	block1_conv2Im2colVecGo(cols, x)
 }
 
-// block1_conv2Im2colChunkVec computes, for 4x34x16 inputs, 3x3 kernels at stride 1,1 with padding 0,0 (top, left) and 2x32x1 outputs:
+// block1_conv2Im2colChunkVec computes, for 5x34x16 inputs, 3x3 kernels at stride 1,1 with padding 0,0 (top, left) and 3x32x1 outputs:
+//
+//	cols[oh·OutW+ow][kh][kw][c] = x[oh·StrideH−PadTop+kh][ow·StrideW−PadLeft+kw][c]
+//	for oh in [0, 3), ow in [0, 32) (the other rows are left as they are)
+//
+// This build has no assembly: it runs the reference.
+func block1_conv2Im2colChunkVec(cols *[96 * 144]float32, x *[5 * 34 * 16]float32) {
+	block1_conv2Im2colChunkVecGo(cols, x)
+}
+
+// block1_conv2Im2colTailVec computes, for 4x34x16 inputs, 3x3 kernels at stride 1,1 with padding 0,0 (top, left) and 2x32x1 outputs:
 //
 //	cols[oh·OutW+ow][kh][kw][c] = x[oh·StrideH−PadTop+kh][ow·StrideW−PadLeft+kw][c]
 //	for oh in [0, 2), ow in [0, 32) (the other rows are left as they are)
 //
 // This build has no assembly: it runs the reference.
-func block1_conv2Im2colChunkVec(cols *[64 * 144]float32, x *[4 * 34 * 16]float32) {
-	block1_conv2Im2colChunkVecGo(cols, x)
+func block1_conv2Im2colTailVec(cols *[64 * 144]float32, x *[4 * 34 * 16]float32) {
+	block1_conv2Im2colTailVecGo(cols, x)
 }
 
 // block1_conv2Dy2colVec computes, for 34x34x16 inputs, 3x3 kernels at stride 1,1 with padding 0,0 (top, left) and 32x32x1 outputs:
@@ -204,14 +224,24 @@ func block2_conv1Im2colVec(cols *[256 * 144]float32, x *[33 * 33 * 16]float32) {
 	block2_conv1Im2colVecGo(cols, x)
 }
 
-// block2_conv1Im2colChunkVec computes, for 9x33x16 inputs, 3x3 kernels at stride 2,2 with padding 0,0 (top, left) and 4x16x1 outputs:
+// block2_conv1Im2colChunkVec computes, for 13x33x16 inputs, 3x3 kernels at stride 2,2 with padding 0,0 (top, left) and 6x16x1 outputs:
+//
+//	cols[oh·OutW+ow][kh][kw][c] = x[oh·StrideH−PadTop+kh][ow·StrideW−PadLeft+kw][c]
+//	for oh in [0, 6), ow in [0, 16) (the other rows are left as they are)
+//
+// This build has no assembly: it runs the reference.
+func block2_conv1Im2colChunkVec(cols *[96 * 144]float32, x *[13 * 33 * 16]float32) {
+	block2_conv1Im2colChunkVecGo(cols, x)
+}
+
+// block2_conv1Im2colTailVec computes, for 9x33x16 inputs, 3x3 kernels at stride 2,2 with padding 0,0 (top, left) and 4x16x1 outputs:
 //
 //	cols[oh·OutW+ow][kh][kw][c] = x[oh·StrideH−PadTop+kh][ow·StrideW−PadLeft+kw][c]
 //	for oh in [0, 4), ow in [0, 16) (the other rows are left as they are)
 //
 // This build has no assembly: it runs the reference.
-func block2_conv1Im2colChunkVec(cols *[64 * 144]float32, x *[9 * 33 * 16]float32) {
-	block2_conv1Im2colChunkVecGo(cols, x)
+func block2_conv1Im2colTailVec(cols *[64 * 144]float32, x *[9 * 33 * 16]float32) {
+	block2_conv1Im2colTailVecGo(cols, x)
 }
 
 // block2_conv1Col2imVec computes, for 33x33x16 inputs, 3x3 kernels at stride 2,2 with padding 0,0 (top, left) and 16x16x1 outputs:
@@ -268,14 +298,24 @@ func block2_conv2Im2colVec(cols *[256 * 288]float32, x *[18 * 18 * 32]float32) {
 	block2_conv2Im2colVecGo(cols, x)
 }
 
-// block2_conv2Im2colChunkVec computes, for 4x18x32 inputs, 3x3 kernels at stride 1,1 with padding 0,0 (top, left) and 2x16x1 outputs:
+// block2_conv2Im2colChunkVec computes, for 5x18x32 inputs, 3x3 kernels at stride 1,1 with padding 0,0 (top, left) and 3x16x1 outputs:
 //
 //	cols[oh·OutW+ow][kh][kw][c] = x[oh·StrideH−PadTop+kh][ow·StrideW−PadLeft+kw][c]
-//	for oh in [0, 2), ow in [0, 16) (the other rows are left as they are)
+//	for oh in [0, 3), ow in [0, 16) (the other rows are left as they are)
 //
 // This build has no assembly: it runs the reference.
-func block2_conv2Im2colChunkVec(cols *[32 * 288]float32, x *[4 * 18 * 32]float32) {
+func block2_conv2Im2colChunkVec(cols *[48 * 288]float32, x *[5 * 18 * 32]float32) {
 	block2_conv2Im2colChunkVecGo(cols, x)
+}
+
+// block2_conv2Im2colTailVec computes, for 3x18x32 inputs, 3x3 kernels at stride 1,1 with padding 0,0 (top, left) and 1x16x1 outputs:
+//
+//	cols[oh·OutW+ow][kh][kw][c] = x[oh·StrideH−PadTop+kh][ow·StrideW−PadLeft+kw][c]
+//	for oh in [0, 1), ow in [0, 16) (the other rows are left as they are)
+//
+// This build has no assembly: it runs the reference.
+func block2_conv2Im2colTailVec(cols *[16 * 288]float32, x *[3 * 18 * 32]float32) {
+	block2_conv2Im2colTailVecGo(cols, x)
 }
 
 // block2_conv2Dy2colVec computes, for 18x18x32 inputs, 3x3 kernels at stride 1,1 with padding 0,0 (top, left) and 16x16x1 outputs:
@@ -440,14 +480,24 @@ func block3_conv2Im2colVec(cols *[64 * 576]float32, x *[10 * 10 * 64]float32) {
 	block3_conv2Im2colVecGo(cols, x)
 }
 
-// block3_conv2Im2colChunkVec computes, for 4x10x64 inputs, 3x3 kernels at stride 1,1 with padding 0,0 (top, left) and 2x8x1 outputs:
+// block3_conv2Im2colChunkVec computes, for 5x10x64 inputs, 3x3 kernels at stride 1,1 with padding 0,0 (top, left) and 3x8x1 outputs:
+//
+//	cols[oh·OutW+ow][kh][kw][c] = x[oh·StrideH−PadTop+kh][ow·StrideW−PadLeft+kw][c]
+//	for oh in [0, 3), ow in [0, 8) (the other rows are left as they are)
+//
+// This build has no assembly: it runs the reference.
+func block3_conv2Im2colChunkVec(cols *[24 * 576]float32, x *[5 * 10 * 64]float32) {
+	block3_conv2Im2colChunkVecGo(cols, x)
+}
+
+// block3_conv2Im2colTailVec computes, for 4x10x64 inputs, 3x3 kernels at stride 1,1 with padding 0,0 (top, left) and 2x8x1 outputs:
 //
 //	cols[oh·OutW+ow][kh][kw][c] = x[oh·StrideH−PadTop+kh][ow·StrideW−PadLeft+kw][c]
 //	for oh in [0, 2), ow in [0, 8) (the other rows are left as they are)
 //
 // This build has no assembly: it runs the reference.
-func block3_conv2Im2colChunkVec(cols *[16 * 576]float32, x *[4 * 10 * 64]float32) {
-	block3_conv2Im2colChunkVecGo(cols, x)
+func block3_conv2Im2colTailVec(cols *[16 * 576]float32, x *[4 * 10 * 64]float32) {
+	block3_conv2Im2colTailVecGo(cols, x)
 }
 
 // block3_conv2Dy2colVec computes, for 10x10x64 inputs, 3x3 kernels at stride 1,1 with padding 0,0 (top, left) and 8x8x1 outputs:

@@ -138,8 +138,24 @@ func block1_conv1Im2colVecGo(cols *[1024 * 144]float32, x *[34 * 34 * 16]float32
 // block1_conv1Im2colChunkVecGo is the pure-Go reference of block1_conv1Im2colChunkVec:
 //
 //	cols[oh·OutW+ow][kh][kw][c] = x[oh·StrideH−PadTop+kh][ow·StrideW−PadLeft+kw][c]
+//	for oh in [0, 3), ow in [0, 32) (the other rows are left as they are)
+func block1_conv1Im2colChunkVecGo(cols *[96 * 144]float32, x *[5 * 34 * 16]float32) {
+	for oh := 0; oh < 3; oh++ {
+		for ow := 0; ow < 32; ow++ {
+			for kh := range 3 {
+				src := ((oh*1-0+kh)*34 + ow*1 - 0) * 16
+				dst := (oh*32+ow)*144 + kh*48
+				copy(cols[dst:dst+48], x[src:src+48])
+			}
+		}
+	}
+}
+
+// block1_conv1Im2colTailVecGo is the pure-Go reference of block1_conv1Im2colTailVec:
+//
+//	cols[oh·OutW+ow][kh][kw][c] = x[oh·StrideH−PadTop+kh][ow·StrideW−PadLeft+kw][c]
 //	for oh in [0, 2), ow in [0, 32) (the other rows are left as they are)
-func block1_conv1Im2colChunkVecGo(cols *[64 * 144]float32, x *[4 * 34 * 16]float32) {
+func block1_conv1Im2colTailVecGo(cols *[64 * 144]float32, x *[4 * 34 * 16]float32) {
 	for oh := 0; oh < 2; oh++ {
 		for ow := 0; ow < 32; ow++ {
 			for kh := range 3 {
@@ -250,8 +266,24 @@ func block1_conv2Im2colVecGo(cols *[1024 * 144]float32, x *[34 * 34 * 16]float32
 // block1_conv2Im2colChunkVecGo is the pure-Go reference of block1_conv2Im2colChunkVec:
 //
 //	cols[oh·OutW+ow][kh][kw][c] = x[oh·StrideH−PadTop+kh][ow·StrideW−PadLeft+kw][c]
+//	for oh in [0, 3), ow in [0, 32) (the other rows are left as they are)
+func block1_conv2Im2colChunkVecGo(cols *[96 * 144]float32, x *[5 * 34 * 16]float32) {
+	for oh := 0; oh < 3; oh++ {
+		for ow := 0; ow < 32; ow++ {
+			for kh := range 3 {
+				src := ((oh*1-0+kh)*34 + ow*1 - 0) * 16
+				dst := (oh*32+ow)*144 + kh*48
+				copy(cols[dst:dst+48], x[src:src+48])
+			}
+		}
+	}
+}
+
+// block1_conv2Im2colTailVecGo is the pure-Go reference of block1_conv2Im2colTailVec:
+//
+//	cols[oh·OutW+ow][kh][kw][c] = x[oh·StrideH−PadTop+kh][ow·StrideW−PadLeft+kw][c]
 //	for oh in [0, 2), ow in [0, 32) (the other rows are left as they are)
-func block1_conv2Im2colChunkVecGo(cols *[64 * 144]float32, x *[4 * 34 * 16]float32) {
+func block1_conv2Im2colTailVecGo(cols *[64 * 144]float32, x *[4 * 34 * 16]float32) {
 	for oh := 0; oh < 2; oh++ {
 		for ow := 0; ow < 32; ow++ {
 			for kh := range 3 {
@@ -362,8 +394,24 @@ func block2_conv1Im2colVecGo(cols *[256 * 144]float32, x *[33 * 33 * 16]float32)
 // block2_conv1Im2colChunkVecGo is the pure-Go reference of block2_conv1Im2colChunkVec:
 //
 //	cols[oh·OutW+ow][kh][kw][c] = x[oh·StrideH−PadTop+kh][ow·StrideW−PadLeft+kw][c]
+//	for oh in [0, 6), ow in [0, 16) (the other rows are left as they are)
+func block2_conv1Im2colChunkVecGo(cols *[96 * 144]float32, x *[13 * 33 * 16]float32) {
+	for oh := 0; oh < 6; oh++ {
+		for ow := 0; ow < 16; ow++ {
+			for kh := range 3 {
+				src := ((oh*2-0+kh)*33 + ow*2 - 0) * 16
+				dst := (oh*16+ow)*144 + kh*48
+				copy(cols[dst:dst+48], x[src:src+48])
+			}
+		}
+	}
+}
+
+// block2_conv1Im2colTailVecGo is the pure-Go reference of block2_conv1Im2colTailVec:
+//
+//	cols[oh·OutW+ow][kh][kw][c] = x[oh·StrideH−PadTop+kh][ow·StrideW−PadLeft+kw][c]
 //	for oh in [0, 4), ow in [0, 16) (the other rows are left as they are)
-func block2_conv1Im2colChunkVecGo(cols *[64 * 144]float32, x *[9 * 33 * 16]float32) {
+func block2_conv1Im2colTailVecGo(cols *[64 * 144]float32, x *[9 * 33 * 16]float32) {
 	for oh := 0; oh < 4; oh++ {
 		for ow := 0; ow < 16; ow++ {
 			for kh := range 3 {
@@ -478,9 +526,25 @@ func block2_conv2Im2colVecGo(cols *[256 * 288]float32, x *[18 * 18 * 32]float32)
 // block2_conv2Im2colChunkVecGo is the pure-Go reference of block2_conv2Im2colChunkVec:
 //
 //	cols[oh·OutW+ow][kh][kw][c] = x[oh·StrideH−PadTop+kh][ow·StrideW−PadLeft+kw][c]
-//	for oh in [0, 2), ow in [0, 16) (the other rows are left as they are)
-func block2_conv2Im2colChunkVecGo(cols *[32 * 288]float32, x *[4 * 18 * 32]float32) {
-	for oh := 0; oh < 2; oh++ {
+//	for oh in [0, 3), ow in [0, 16) (the other rows are left as they are)
+func block2_conv2Im2colChunkVecGo(cols *[48 * 288]float32, x *[5 * 18 * 32]float32) {
+	for oh := 0; oh < 3; oh++ {
+		for ow := 0; ow < 16; ow++ {
+			for kh := range 3 {
+				src := ((oh*1-0+kh)*18 + ow*1 - 0) * 32
+				dst := (oh*16+ow)*288 + kh*96
+				copy(cols[dst:dst+96], x[src:src+96])
+			}
+		}
+	}
+}
+
+// block2_conv2Im2colTailVecGo is the pure-Go reference of block2_conv2Im2colTailVec:
+//
+//	cols[oh·OutW+ow][kh][kw][c] = x[oh·StrideH−PadTop+kh][ow·StrideW−PadLeft+kw][c]
+//	for oh in [0, 1), ow in [0, 16) (the other rows are left as they are)
+func block2_conv2Im2colTailVecGo(cols *[16 * 288]float32, x *[3 * 18 * 32]float32) {
+	for oh := 0; oh < 1; oh++ {
 		for ow := 0; ow < 16; ow++ {
 			for kh := range 3 {
 				src := ((oh*1-0+kh)*18 + ow*1 - 0) * 32
@@ -790,8 +854,24 @@ func block3_conv2Im2colVecGo(cols *[64 * 576]float32, x *[10 * 10 * 64]float32) 
 // block3_conv2Im2colChunkVecGo is the pure-Go reference of block3_conv2Im2colChunkVec:
 //
 //	cols[oh·OutW+ow][kh][kw][c] = x[oh·StrideH−PadTop+kh][ow·StrideW−PadLeft+kw][c]
+//	for oh in [0, 3), ow in [0, 8) (the other rows are left as they are)
+func block3_conv2Im2colChunkVecGo(cols *[24 * 576]float32, x *[5 * 10 * 64]float32) {
+	for oh := 0; oh < 3; oh++ {
+		for ow := 0; ow < 8; ow++ {
+			for kh := range 3 {
+				src := ((oh*1-0+kh)*10 + ow*1 - 0) * 64
+				dst := (oh*8+ow)*576 + kh*192
+				copy(cols[dst:dst+192], x[src:src+192])
+			}
+		}
+	}
+}
+
+// block3_conv2Im2colTailVecGo is the pure-Go reference of block3_conv2Im2colTailVec:
+//
+//	cols[oh·OutW+ow][kh][kw][c] = x[oh·StrideH−PadTop+kh][ow·StrideW−PadLeft+kw][c]
 //	for oh in [0, 2), ow in [0, 8) (the other rows are left as they are)
-func block3_conv2Im2colChunkVecGo(cols *[16 * 576]float32, x *[4 * 10 * 64]float32) {
+func block3_conv2Im2colTailVecGo(cols *[16 * 576]float32, x *[4 * 10 * 64]float32) {
 	for oh := 0; oh < 2; oh++ {
 		for ow := 0; ow < 8; ow++ {
 			for kh := range 3 {
