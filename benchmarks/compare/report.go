@@ -149,7 +149,11 @@ func recordRun(res *results, path string) error {
 // commands, the tables, the chart link and benchstat's summary of the
 // digits benchmarks.
 func writeMarkdown(w io.Writer, res *results, chart string) {
-	fmt.Fprintf(w, "- CPU: %s (%s CPUs, L2 %s), from `lscpu`; vector ISA: %s\n", res.Machine.CPU, res.Machine.CPUs, res.Machine.L2, res.Machine.ISA)
+	family := ""
+	if res.Machine.Family != "" {
+		family = fmt.Sprintf("family %s, model %s; ", res.Machine.Family, res.Machine.Model)
+	}
+	fmt.Fprintf(w, "- CPU: %s (%s%s CPUs, L2 %s), from `lscpu`; vector ISA: %s\n", res.Machine.CPU, family, res.Machine.CPUs, res.Machine.L2, res.Machine.ISA)
 	fmt.Fprintf(w, "- FMA peak (benchmarks/peak, wall clock): %s\n", peakSummary(res))
 	fmt.Fprintf(w, "- Go: %s\n", res.Machine.Go)
 	fmt.Fprintf(w, "- Run: %s to %s (UTC)%s; load average before: %s\n", res.Started, res.Finished, map[bool]string{true: ", -quick", false: ""}[res.Quick], res.Machine.LoadBefore)

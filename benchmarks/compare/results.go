@@ -40,6 +40,9 @@ type results struct {
 // machine names where the run happened.
 type machine struct {
 	CPU, CPUs, L2, Go, LoadBefore string
+	// Family and Model are lscpu's CPU family and model numbers: one
+	// model name ("AMD EPYC") covers CPUs as different as Zen 2, 3 and 4.
+	Family, Model string
 	// ISA is the widest vector ISA cnngen's kernels can use here.
 	ISA string
 }

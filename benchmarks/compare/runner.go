@@ -226,6 +226,10 @@ func machineInfo(root string) machine {
 				m.CPUs = v
 			case "L2 cache":
 				m.L2 = v
+			case "CPU family":
+				m.Family = v
+			case "Model":
+				m.Model = v
 			}
 		}
 	}
