@@ -142,7 +142,27 @@ func convGemmKernels(s *stage, v *vecStage, reluIn, split bool) []asm.Kernel {
 	// <layer>Cols when the convolution pads.
 	v.im2colKernel = s.base + sufIm2colVec
 	ks = append(ks, paddedOf(windowOf(l)).kernel(v.im2colKernel))
-	if v.chunkRows = im2colChunk(windowOf(l), kkc); v.chunkRows > 0 {
+	if pd := paddedOf(windowOf(l)); pd.size > 0 && l.In.Channels == 1 && l.StrideH == 1 && l.StrideW == 1 && units <= asm.MaxPlaneFilters {
+		// A one-channel image (a first layer on grey pictures): the
+		// forward reads the padded copy directly, vectorised across
+		// pixels (gen/asm's PlaneConv2DForward), and needs no chunks;
+		// the backward keeps the im2col matrix.
+		v.plane = s.base + sufPlaneVec
+		k := asm.Kernel{Op: asm.PlaneConv2DForward, Name: v.plane, ReLU: s.act == runtime.ReLU, Conv: asm.ConvShape{
+			InH: pd.h, InW: pd.w, InC: 1, KernelH: l.KernelH, KernelW: l.KernelW, StrideH: 1, StrideW: 1,
+			OutH: l.Out.Height, OutW: l.Out.Width, Filters: units,
+		}}
+		v.planeSlack = asm.PlaneSlack(k.Conv)
+		if !split {
+			ks = slices.DeleteFunc(ks, func(k asm.Kernel) bool { return k.Name == v.forward })
+		}
+		ks = append(ks, k)
+	}
+	if v.plane == "" {
+		// (A plane forward builds no im2col matrix to cut in chunks.)
+		v.chunkRows = im2colChunk(windowOf(l), kkc)
+	}
+	if v.chunkRows > 0 {
 		v.chunkKernel = s.base + sufIm2colChunkVec
 		ks = append(ks, paddedOf(windowOf(l)).chunkKernel(v.chunkKernel, v.chunkRows))
 		if t := im2colChunkTail(l.Out.Height, v.chunkRows); t > 0 {
@@ -155,21 +175,6 @@ func convGemmKernels(s *stage, v *vecStage, reluIn, split bool) []asm.Kernel {
 		v.dy2colKernel = s.base + sufDy2colVec
 		ks = append(ks, paddedOf(transposedWindow(l)).kernel(v.dy2colKernel))
 		v.colsSize += paddedOf(transposedWindow(l)).size
-	}
-	if pd := paddedOf(windowOf(l)); pd.size > 0 && l.In.Channels == 1 && l.StrideH == 1 && l.StrideW == 1 && units <= asm.MaxPlaneFilters {
-		// A first layer on a grey image: its forward reads the padded
-		// copy directly, vectorised across pixels (gen/asm's
-		// PlaneConv2DForward); the backward keeps the im2col matrix.
-		v.plane = s.base + sufPlaneVec
-		k := asm.Kernel{Op: asm.PlaneConv2DForward, Name: v.plane, ReLU: s.act == runtime.ReLU, Conv: asm.ConvShape{
-			InH: pd.h, InW: pd.w, InC: 1, KernelH: l.KernelH, KernelW: l.KernelW, StrideH: 1, StrideW: 1,
-			OutH: l.Out.Height, OutW: l.Out.Width, Filters: units,
-		}}
-		v.planeSlack = asm.PlaneSlack(k.Conv)
-		if !split {
-			ks = slices.DeleteFunc(ks, func(k asm.Kernel) bool { return k.Name == v.forward })
-		}
-		ks = append(ks, k)
 	}
 	if s.inGrad && !v.transposedConv {
 		// The scatter-add of col2im runs on gen/asm's Col2imInterior,
