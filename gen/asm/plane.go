@@ -229,7 +229,7 @@ func planPlane(p planeSpec, isa isaParams) *flatCtx {
 					for half := range 2 {
 						lo, hi := t0, bb
 						if half == 1 {
-							if 4 >= px {
+							if px <= 4 {
 								break
 							}
 							tail.Insns = append(tail.Insns, in("VEXTRACTF128", "$1", t0, xreg(a)), in("VEXTRACTF128", "$1", bb, xreg(t1)))
