@@ -103,7 +103,14 @@
 // convolution with at least 16 input channels instead computes its input
 // gradient as a convolution of the output gradient with the flipped weights
 // (<layer>Dy2col gathers, one DenseBackwardInput GEMM with the gate fused,
-// on weights that <layer>Flip lays out), which avoids the scatter.
+// on weights that <layer>Flip lays out), which avoids the scatter. A large
+// map's forward builds and multiplies its im2col rows a few output rows at a
+// time (<layer>Im2colChunkVec, and <layer>Im2colTailVec for a shorter last
+// chunk), so that they stay in cache. A padded stride-1 convolution of a
+// one-channel image with at most 8 filters (a first layer on grey
+// pictures) computes its forward without im2col: <layer>PlaneVec, gen/asm's
+// PlaneConv2DForward, reads the zero-bordered copy of the input, 8 output
+// pixels to a vector; its backward keeps the im2col matrix.
 // Each Forward, Backward and Logits call reads runtime.ActiveISA once: on
 // PureGo every stage runs the emitter's Go kernels (gen/asm's pure-Go
 // references are then never called by the model: they stay only as the
