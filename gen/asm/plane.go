@@ -103,22 +103,14 @@ func (k Kernel) planes() []planeSpec {
 }
 
 // planeBlocks is the register blocking of a PlaneConv2DForward kernel of
-// shape c: the pixel vectors of an output row, and their split into
-// blocks, as even as possible, of at most perBlock vectors, a block
-// holding perBlock·F accumulators, perBlock input vectors and the
-// broadcast in AVX2's 16 registers.
-func planeBlocks(c ConvShape) (vecs int, blocks []int) {
-	vecs = (c.OutW + planeLanes - 1) / planeLanes
+// shape c: the pixel vectors of an output row in blocks, as even as
+// possible (partition), of at most perBlock vectors, a block holding
+// perBlock·F accumulators, perBlock input vectors and the broadcast in
+// AVX2's 16 registers.
+func planeBlocks(c ConvShape) []int {
+	vecs := (c.OutW + planeLanes - 1) / planeLanes
 	perBlock := max(1, (isas[0].regs-1)/(c.Filters+1))
-	n := (vecs + perBlock - 1) / perBlock
-	for i := range n {
-		size := vecs / n
-		if i < vecs%n {
-			size++
-		}
-		blocks = append(blocks, size)
-	}
-	return vecs, blocks
+	return partition(vecs, perBlock, func(int, bool) bool { return true })
 }
 
 // planPlane makes every decision of PlaneConv2DForward kernel p for isa
@@ -142,7 +134,7 @@ func planPlane(p planeSpec, isa isaParams) *flatCtx {
 	}
 	reg := isa.reg
 	xreg := func(r string) string { return "X" + r[1:] }
-	_, blocks := planeBlocks(c)
+	blocks := planeBlocks(c)
 	b := []poolWindow{{Insns: []insn{
 		in("MOVQ", arg("y"), "pl_y"), in("MOVQ", arg("x"), "pl_x"), in("MOVQ", arg("w"), "pl_w"), in("MOVQ", arg("b"), "pl_b"),
 		in("MOVQ", fmt.Sprintf("$%d", c.OutH), "pl_rows"),
