@@ -91,6 +91,24 @@ layers:
   - {kind: dense, units: 3, init: {weights: "uniform(sqrt(3/fan_in))", bias: "uniform(0.2)"}}
   - {kind: softmax}
 `},
+	// A pointwise convolution on the im2col path (more than 96 filters)
+	// over a map of 35 pixels, which the split forward cuts at multiples
+	// of 6 pixels with a longer last part, and a depthwise one, each
+	// followed by a batch norm and the ReLU that the split's parts apply.
+	{"gemmpointwise", `name: gemmpointwise
+input: {height: 7, width: 5, channels: 8}
+layers:
+  - {kind: conv2d, name: pw1, filters: 100, kernel: 1, init: {weights: "uniform(sqrt(3/fan_in))", bias: "uniform(0.2)"}}
+  - {kind: batchnorm, name: bn1}
+  - {kind: relu, name: relu1}
+  - {kind: conv2d, name: dw1, filters: 100, groups: 100, kernel: 3, padding: same, init: {weights: "uniform(sqrt(3/fan_in))", bias: "uniform(0.2)"}}
+  - {kind: batchnorm, name: bn2}
+  - {kind: relu, name: relu2}
+  - {kind: conv2d, name: pw2, filters: 12, kernel: 1, init: {weights: "uniform(sqrt(3/fan_in))", bias: "uniform(0.2)"}}
+  - {kind: relu, name: relu3}
+  - {kind: dense, name: fc, units: 3, init: {weights: "uniform(sqrt(3/fan_in))", bias: "uniform(0.2)"}}
+  - {kind: softmax}
+`},
 }
 
 // convGemmTrain is the train section every convGemmNets description ends with.
@@ -132,6 +150,8 @@ func TestConvGemmPlan(t *testing.T) {
 		"gemmvalid":  {"conv1", "conv3"},
 		"gemmmono":   {"conv1", "conv2", "conv3"},
 		"gemmchunk":  {"conv1", "conv2", "conv3"},
+		// (Every pointwise convolution runs as one GEMM over the maps.)
+		"gemmpointwise": {"pw1", "pw2"},
 	}
 	for _, nt := range loadConvGemmNets(t) {
 		files, err := emit.Generate(nt.net, emit.Options{Package: nt.pkg})

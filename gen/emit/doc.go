@@ -146,18 +146,24 @@
 // state.
 //
 // A Frozen has workers too (Frozen.SetWorkers; GOMAXPROCS at Freeze):
-// helper goroutines that any call recruits when they are idle, never
-// waiting for a busy one, so that concurrent calls do not wait for one
-// another. Forward runs frozenStep samples at a time (a tile, or fewer for
+// helper goroutines, its crew, that take shards from a queue which calls
+// post to without waiting and drain themselves once their own share is
+// done, so that no call waits for a busy helper and concurrent calls do
+// not wait for one another; an idle helper polls the queue for a moment
+// before it blocks, for waking it would take longer than the stages of a
+// split one-sample forward (crewCode). Forward runs frozenStep samples at a time (a tile, or fewer for
 // a network whose maps are large, so that each layer's output is still in
 // cache when the next reads it: chooseFrozenStep) and splits a batch into
 // shards of whole steps. Logits, for a
 // network above Options.SplitLogitsMACs (2 M multiply-accumulates per
 // sample by default), splits the one sample's forward (split.go): each
 // stage is cut into parts (output rows of an im2col or grouped convolution,
-// values of an elementwise stage; <layer>Im2colRows, <layer>ForwardRows,
-// <layer>ForwardPart), which the caller and its helpers claim one at a
-// time, with a barrier after each stage; the other stages are one part.
+// pixels of a pointwise one, values of an elementwise stage;
+// <layer>Im2colRows, <layer>ForwardRows, <layer>ForwardPart), which the
+// caller and its helpers claim one at a time, with a barrier after each
+// stage; the other stages are one part. A convolution's parts apply the
+// ReLU after it to the values they compute, which saves that ReLU's
+// barrier.
 // Every part computes its values as the whole stage does, so any split
 // gives the bits of one worker. The helpers end through a
 // runtime.AddCleanup when the Frozen becomes unreachable.

@@ -57,10 +57,10 @@ func (p *plan) frozenFile(f *jen.File) {
 		id("params").Id("parameters"),
 		jen.Comment(wrapDoc("idle holds up to max(GOMAXPROCS at Freeze, workers) workers whose tile buffers calls borrow; a call that finds none allocates one, and a full list drops it.")),
 		id("idle").Chan().Op("*").Id("worker"),
-		jen.Comment(wrapDoc("workers is the number of goroutines Forward splits a batch across: the caller's and workers−1 helpers, which receive their shards from shards (nil with one worker).")),
+		jen.Comment(wrapDoc("workers is the number of goroutines Forward splits a batch across: the caller's and the workers−1 helpers of crew (nil with one worker).")),
 		id("workers").Int(),
-		id("shards").Chan().Id("shard"),
-		jen.Comment(wrapDoc("stop closes shards once the Frozen is unreachable, which ends the helpers.")),
+		id("crew").Op("*").Id("crew"),
+		jen.Comment(wrapDoc("stop closes the crew's queue once the Frozen is unreachable, which ends the helpers.")),
 		id("stop").Qual("runtime", "Cleanup"),
 	)
 	if split {
@@ -116,36 +116,24 @@ func (p *plan) frozenFile(f *jen.File) {
 			id("f").Dot("idle").Op("=").Id("idle"),
 		),
 		id("f").Dot("stop").Dot("Stop").Call(),
-		jen.If(id("f").Dot("shards").Op("!=").Nil()).Block(jen.Close(id("f").Dot("shards"))),
-		jen.List(id("f").Dot("workers"), id("f").Dot("shards")).Op("=").List(id("count"), jen.Nil()),
+		jen.If(id("f").Dot("crew").Op("!=").Nil()).Block(jen.Close(id("f").Dot("crew").Dot("shards"))),
+		jen.List(id("f").Dot("workers"), id("f").Dot("crew")).Op("=").List(id("count"), jen.Nil()),
 		jen.If(id("count").Op(">").Lit(1)).Block(
-			id("f").Dot("shards").Op("=").Make(jen.Chan().Id("shard")),
+			id("f").Dot("crew").Op("=").Op("&").Id("crew").Values(field("shards", jen.Make(jen.Chan().Id("shard"), id("count").Op("-").Lit(1)))),
 			jen.For(id("i").Op(":=").Lit(1), id("i").Op("<").Id("count"), id("i").Op("++")).Block(
-				jen.Go().Id("serveShards").Call(id("f").Dot("shards")),
+				jen.Go().Id("f").Dot("crew").Dot("serve").Call(),
 			),
-			jen.Comment("The cleanup holds the channel only, never the Frozen, so that it can run."),
-			id("f").Dot("stop").Op("=").Qual("runtime", "AddCleanup").Call(id("f"), id("closeShards"), id("f").Dot("shards")),
+			jen.Comment("Return once every helper is idle: the first call then finds them so."),
+			jen.For(id("f").Dot("crew").Dot("idle").Dot("Load").Call().Op("<").Int32().Call(id("count").Op("-").Lit(1))).Block(
+				jen.Qual("runtime", "Gosched").Call(),
+			),
+			jen.Comment("The cleanup holds the crew only, never the Frozen, so that it can run."),
+			id("f").Dot("stop").Op("=").Qual("runtime", "AddCleanup").Call(id("f"), id("closeCrew"), id("f").Dot("crew")),
 		),
 	)
 	f.Comment(wrapDoc("Workers returns the number of goroutines Forward splits a batch across (see SetWorkers)."))
 	f.Add(frecv()).Id("Workers").Params().Int().Block(jen.Return(id("f").Dot("workers")))
-	f.Comment(wrapDoc("closeShards ends the helpers that receive from shards."))
-	f.Func().Id("closeShards").Params(id("shards").Chan().Id("shard")).Block(jen.Close(id("shards")))
-	serve := []jen.Code{
-		id("w").Op(":=").Id("s").Dot("f").Dot("borrow").Call(),
-		id("s").Dot("f").Dot("forwardRange").Call(id("w"), id("s").Dot("x"), id("s").Dot("logits"), id("s").Dot("lo"), id("s").Dot("hi")),
-		id("s").Dot("f").Dot("giveBack").Call(id("w")),
-	}
-	if split {
-		serve = []jen.Code{jen.If(id("s").Dot("one").Op("!=").Nil()).Block(
-			id("s").Dot("f").Dot("runParts").Call(id("s").Dot("one"), id("s").Dot("vec")),
-		).Else().Block(serve...)}
-	}
-	serve = append(serve, id("s").Dot("done").Dot("Done").Call())
-	f.Comment(wrapDoc("serveShards runs the shards sent on shards until it is closed. A shard's Frozen is referenced only while the shard runs, so an idle helper does not keep its Frozen alive."))
-	f.Func().Id("serveShards").Params(id("shards").Chan().Id("shard")).Block(
-		jen.For(id("s").Op(":=").Range().Id("shards")).Block(serve...),
-	)
+	p.crewCode(f)
 
 	// forward.
 	var run jen.Code
@@ -254,17 +242,102 @@ func (p *plan) frozenFile(f *jen.File) {
 		jen.For(id("i").Op(":=").Lit(1), id("i").Op("<").Id("used"), id("i").Op("++")).Block(
 			id("s").Op(":=").Id("shard").Values(field("f", id("f")), field("x", id("x")), field("logits", id("logits")), field("lo", id("bound").Call(id("i"))), field("hi", id("bound").Call(id("i").Op("+").Lit(1))), field("done", jen.Op("&").Id("w").Dot("shards"))),
 			id("w").Dot("shards").Dot("Add").Call(jen.Lit(1)),
-			jen.Select().Block(
-				jen.Case(id("f").Dot("shards").Op("<-").Id("s")),
-				jen.Default().Block(
-					jen.Comment("Every helper is busy with other calls: run the shard here."),
-					id("f").Dot("forwardRange").Call(id("w"), id("x"), id("logits"), id("s").Dot("lo"), id("s").Dot("hi")),
-					id("w").Dot("shards").Dot("Done").Call(),
-				),
+			jen.If(jen.Op("!").Id("f").Dot("crew").Dot("post").Call(id("s"))).Block(
+				jen.Comment("Every helper is busy with other calls: run the shard here."),
+				id("s").Dot("run").Call(),
 			),
 		),
 		id("f").Dot("forwardRange").Call(id("w"), id("x"), id("logits"), jen.Lit(0), id("bound").Call(jen.Lit(1))),
+		jen.If(id("used").Op(">").Lit(1)).Block(id("f").Dot("crew").Dot("reclaim").Call()),
 		id("w").Dot("shards").Dot("Wait").Call(),
 		id("f").Dot("giveBack").Call(id("w")),
 	)
+}
+
+// helperSpin is how long, in microseconds, an idle helper of a Frozen
+// polls its crew's queue before it blocks on it (see crewCode).
+const helperSpin = 50
+
+// crewCode emits the crew type, which holds a Frozen's helper goroutines,
+// and its methods, and shard.run.
+//
+// The helpers take shards from a queue, a channel buffered for one shard
+// per helper, which a call posts to without waiting and, once its own
+// share is done, drains itself (crew.reclaim): a call never waits for a
+// shard that no helper has started, whether the helpers are busy with
+// other calls or not. An idle helper polls the queue for helperSpin after
+// its last shard before it blocks: a split one-sample forward (split.go)
+// is a few hundred microseconds of stages of a few microseconds each, and
+// waking a blocked goroutine would take longer than several stages, so
+// calls that follow one another closely find their helpers polling.
+func (p *plan) crewCode(f *jen.File) {
+	id := jen.Id
+	crecv := func() *jen.Statement { return jen.Func().Params(id("c").Op("*").Id("crew")) }
+	f.Comment(wrapDoc("crew is the helper goroutines of a Frozen with several workers: the queue of shards that they take (buffered for one shard per helper), and the number of them that are idle, waiting in next."))
+	f.Type().Id("crew").Struct(
+		id("shards").Chan().Id("shard"),
+		id("idle").Qual("sync/atomic", "Int32"),
+	)
+	f.Comment(wrapDoc(fmt.Sprintf("helperSpin is how long an idle helper polls the queue before it blocks on it: waking a blocked goroutine takes longer than the stages of a split one-sample forward, and calls that follow one another within %d µs find their helpers polling.", helperSpin)))
+	f.Const().Id("helperSpin").Op("=").Lit(helperSpin).Op("*").Qual("time", "Microsecond")
+	f.Comment(wrapDoc("closeCrew ends the helpers of c."))
+	f.Func().Id("closeCrew").Params(id("c").Op("*").Id("crew")).Block(jen.Close(id("c").Dot("shards")))
+	f.Comment(wrapDoc("serve runs the shards it takes from c's queue until the queue is closed. A shard's Frozen is referenced only while the shard runs, so an idle helper does not keep its Frozen alive."))
+	f.Add(crecv()).Id("serve").Params().Block(
+		jen.For().Block(
+			jen.List(id("s"), id("ok")).Op(":=").Id("c").Dot("next").Call(),
+			jen.If(jen.Op("!").Id("ok")).Block(jen.Return()),
+			id("s").Dot("run").Call(),
+		),
+	)
+	f.Comment(wrapDoc("next returns the next shard of c's queue, or false once the queue is closed, counting the helper idle meanwhile: it polls the queue for helperSpin, yielding to other goroutines now and then, and then blocks on it."))
+	f.Add(crecv()).Id("next").Params().Params(id("shard"), jen.Bool()).Block(
+		id("c").Dot("idle").Dot("Add").Call(jen.Lit(1)),
+		jen.Defer().Id("c").Dot("idle").Dot("Add").Call(jen.Lit(-1)),
+		id("deadline").Op(":=").Qual("time", "Now").Call().Dot("Add").Call(id("helperSpin")),
+		jen.For(id("i").Op(":=").Lit(1), jen.Empty(), id("i").Op("++")).Block(
+			jen.Select().Block(
+				jen.Case(jen.List(id("s"), id("ok")).Op(":=").Op("<-").Id("c").Dot("shards")).Block(jen.Return(id("s"), id("ok"))),
+				jen.Default(),
+			),
+			jen.If(id("i").Op("%").Lit(64).Op("==").Lit(0)).Block(
+				jen.If(jen.Qual("time", "Now").Call().Dot("After").Call(id("deadline"))).Block(jen.Break()),
+				jen.Qual("runtime", "Gosched").Call(),
+			),
+		),
+		jen.List(id("s"), id("ok")).Op(":=").Op("<-").Id("c").Dot("shards"),
+		jen.Return(id("s"), id("ok")),
+	)
+	f.Comment(wrapDoc("post queues s for a helper and reports whether it could: the queue is full when the helpers are busy with other calls' shards."))
+	f.Add(crecv()).Id("post").Params(id("s").Id("shard")).Bool().Block(
+		jen.Select().Block(
+			jen.Case(id("c").Dot("shards").Op("<-").Id("s")).Block(jen.Return(jen.True())),
+			jen.Default().Block(jen.Return(jen.False())),
+		),
+	)
+	f.Comment(wrapDoc("reclaim runs the shards left in c's queue on the caller's goroutine (its call's, or another's), so that the call never waits for a shard that no helper has taken."))
+	f.Add(crecv()).Id("reclaim").Params().Block(
+		jen.For().Block(
+			jen.Select().Block(
+				jen.Case(jen.List(id("s"), id("ok")).Op(":=").Op("<-").Id("c").Dot("shards")).Block(
+					jen.If(jen.Op("!").Id("ok")).Block(jen.Return()),
+					id("s").Dot("run").Call(),
+				),
+				jen.Default().Block(jen.Return()),
+			),
+		),
+	)
+	run := []jen.Code{
+		id("w").Op(":=").Id("s").Dot("f").Dot("borrow").Call(),
+		id("s").Dot("f").Dot("forwardRange").Call(id("w"), id("s").Dot("x"), id("s").Dot("logits"), id("s").Dot("lo"), id("s").Dot("hi")),
+		id("s").Dot("f").Dot("giveBack").Call(id("w")),
+	}
+	if p.splitsOne() {
+		run = []jen.Code{jen.If(id("s").Dot("one").Op("!=").Nil()).Block(
+			id("s").Dot("f").Dot("runParts").Call(id("s").Dot("one"), id("s").Dot("vec")),
+		).Else().Block(run...)}
+	}
+	run = append(run, id("s").Dot("done").Dot("Done").Call())
+	f.Comment(wrapDoc("run runs shard s, on a helper or on the caller's goroutine, and marks it done."))
+	f.Func().Params(id("s").Id("shard")).Id("run").Params().Block(run...)
 }

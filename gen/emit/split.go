@@ -20,15 +20,23 @@ import (
 //
 //   - a convolution on the im2col path, on the vector ISAs: by output
 //     rows, each part gathering its rows of the im2col matrix
-//     (<layer>Im2colRows) and running the GEMM on them;
+//     (<layer>Im2colRows) and running the GEMM on them; a pointwise one
+//     by pixels, at multiples of the GEMM's row block (gemmRowBlock);
 //   - a grouped (depthwise) convolution, on every path: by output rows
 //     (<layer>ForwardRows, the loop of <layer>Forward over a range of rows);
 //   - a standalone activation or an add: by values (<layer>ForwardPart), cut at
 //     multiples of 16 so that no two parts share a cache line.
 //
-// Every other stage (pools, dense layers, unrolled convolutions, concat,
-// batch norm shifts) is one part, which the first goroutine to get there
-// runs while the others wait at the barrier.
+// A convolution whose Frozen forward applies the ReLU after it
+// (frozenReLUs) applies it in each part, to the values the part has just
+// computed: the ReLU is then no stage of its own (splitStages). Every
+// other stage (pools, dense layers, unrolled convolutions, concat, batch
+// norm shifts) is one part, which the first goroutine to get there runs
+// while the others wait at the barrier.
+//
+// The helpers are the Frozen's crew (crewCode), which polls for shards
+// for a moment after each: the stages take microseconds, and waking a
+// blocked helper for each call would take longer than several of them.
 
 // The suffixes of the parts' kernels (see doc.go on identifiers).
 const (
@@ -48,18 +56,30 @@ const maxParts = 8
 // cut.
 const minPartValues = 2048
 
+// gemmRowBlock is the multiple of pixels at which a pointwise
+// convolution's parts are cut: the rows of gen/asm's AVX2 GEMM block (and
+// of AVX-512's narrowest), which computes a block that a part's rows do
+// not fill once more on its last rows.
+const gemmRowBlock = 6
+
 // splitsOne reports whether Frozen.Logits splits one sample's forward: the
 // network has more than Options.SplitLogitsMACs multiply-accumulates per
 // sample (DefaultSplitLogitsMACs says why there is a floor).
 func (p *plan) splitsOne() bool { return p.splitMACs > 0 && p.net.Totals().MACs > p.splitMACs }
 
-// frozenStages returns the stages that Frozen's forward runs: without
-// dropout and without the batch norms folded into their producer, except
-// those that add a shift.
-func (p *plan) frozenStages() []*stage {
+// splitStages returns the stages of the split forward: those that
+// Frozen's forward runs, without dropout, without the batch norms folded
+// into their producer (except those that add a shift), and without the
+// ReLUs that their convolution's parts apply to the rows they compute
+// (frozenReLUs), which would each cost a barrier and a pass of their own.
+func (p *plan) splitStages() []*stage {
+	applied := map[*stage]bool{}
+	for _, r := range p.frozenReLUs() {
+		applied[r] = true
+	}
 	var out []*stage
 	for _, s := range p.stages {
-		if s.layer.Kind == runtime.Dropout {
+		if s.layer.Kind == runtime.Dropout || applied[s] {
 			continue
 		}
 		if prod := p.foldInto(s); prod != nil && prod.hasBias() {
@@ -106,7 +126,12 @@ func (p *plan) partKindOf(s *stage) partKind {
 func (p *plan) partsOf(s *stage, vec bool) int {
 	switch p.partKindOf(s) {
 	case im2colRows:
-		if vec {
+		switch {
+		case vec && pointwise(s.layer):
+			// Cut at multiples of gemmRowBlock pixels, every part
+			// holding some.
+			return max(1, min(s.layer.Out.Height*s.layer.Out.Width/gemmRowBlock, maxParts))
+		case vec:
 			return min(s.layer.Out.Height, maxParts)
 		}
 	case groupedRows:
@@ -121,13 +146,13 @@ func (p *plan) partsOf(s *stage, vec bool) int {
 // <layer>ForwardPart and <layer>Im2colRows, and partSpan.
 func (p *plan) partKernels(f *jen.File) {
 	id := jen.Id
-	hasValues := false
+	hasSpans := false
 	inPlace := p.frozenInPlace()
-	for _, s := range p.frozenStages() {
+	for _, s := range p.splitStages() {
 		l := s.layer
 		if inPlace[s] {
 			// frozenForward's <layer>InPlace serves.
-			hasValues = true
+			hasSpans = true
 			continue
 		}
 		switch p.partKindOf(s) {
@@ -155,6 +180,7 @@ func (p *plan) partKernels(f *jen.File) {
 			}
 		case im2colRows:
 			if pointwise(l) {
+				hasSpans = true
 				break
 			}
 			g := windowOf(l)
@@ -167,7 +193,7 @@ func (p *plan) partKernels(f *jen.File) {
 				jen.List(id("lo"), id("hi")).Int(),
 			).Block(im2colRowsBody(cg)...)
 		case values:
-			hasValues = true
+			hasSpans = true
 			fn := s.base + sufForwardPart
 			if s.layer.Kind == runtime.Add {
 				f.Comment(wrapDoc(fmt.Sprintf("%s computes the values out of %s from the same values of its inputs, as %sForward does: a part of Frozen's split one-sample forward.", fn, describe(s), s.base)))
@@ -188,13 +214,13 @@ func (p *plan) partKernels(f *jen.File) {
 			)
 		}
 	}
-	if hasValues {
-		f.Comment(wrapDoc("partSpan returns part's share [lo, hi) of size values cut into parts, at multiples of 16 values (64 bytes) so that no two parts write the same cache line."))
-		f.Func().Id("partSpan").Params(jen.List(id("size"), id("part"), id("parts")).Int()).Params(jen.List(id("lo"), id("hi")).Int()).Block(
-			id("lo").Op("=").Id("part").Op("*").Id("size").Op("/").Id("parts").Op("&^").Lit(15),
+	if hasSpans {
+		f.Comment(wrapDoc("partSpan returns part's share [lo, hi) of size items cut into parts, at multiples of unit items: 16 values (64 bytes) for an elementwise stage, so that no two parts write the same cache line; a GEMM's row block of pixels for a pointwise convolution."))
+		f.Func().Id("partSpan").Params(jen.List(id("size"), id("part"), id("parts"), id("unit")).Int()).Params(jen.List(id("lo"), id("hi")).Int()).Block(
+			id("lo").Op("=").Id("part").Op("*").Id("size").Op("/").Id("parts").Op("/").Id("unit").Op("*").Id("unit"),
 			id("hi").Op("=").Id("size"),
 			jen.If(id("part").Op("+").Lit(1).Op("<").Id("parts")).Block(
-				id("hi").Op("=").Parens(id("part").Op("+").Lit(1)).Op("*").Id("size").Op("/").Id("parts").Op("&^").Lit(15),
+				id("hi").Op("=").Parens(id("part").Op("+").Lit(1)).Op("*").Id("size").Op("/").Id("parts").Op("/").Id("unit").Op("*").Id("unit"),
 			),
 			jen.Return(id("lo"), id("hi")),
 		)
@@ -253,7 +279,21 @@ func (p *plan) forwardPartMethod(f *jen.File, c partCode) {
 			jen.Parens(id("part").Op("+").Lit(1)).Op("*").Lit(h).Op("/").Lit(parts))
 	}
 	inPlace := p.frozenInPlace()
-	for i, s := range p.frozenStages() {
+	fusedReLU := p.frozenReLUs()
+	// fused applies the ReLU that conv stage s's parts apply (splitStages),
+	// if any, to its output's values [lo, hi).
+	fused := func(s *stage, lo, hi jen.Code) jen.Code {
+		r := fusedReLU[s]
+		if r == nil {
+			return jen.Null()
+		}
+		return id(r.base + sufInPlace).Call(c.slice(s.out).Clone().Index(lo, hi))
+	}
+	// fusedPart is fused on the part's items [lo, hi) of size values each.
+	fusedPart := func(s *stage, size int) jen.Code {
+		return fused(s, lin(0, term{size, "lo"}), lin(0, term{size, "hi"}))
+	}
+	for i, s := range p.splitStages() {
 		l := s.layer
 		var body []jen.Code
 		switch p.partKindOf(s) {
@@ -261,6 +301,9 @@ func (p *plan) forwardPartMethod(f *jen.File, c partCode) {
 			body = []jen.Code{c.stage(s)}
 		case im2colRows:
 			ow, F, kkc := l.Out.Width, l.Filters, newColGeom(windowOf(l)).kkc
+			// lo and hi count output rows of ow pixels, or pixels for a
+			// pointwise convolution.
+			span, px := rows(s, p.partsOf(s, true)), ow
 			gather := []jen.Code{
 				id("cols").Op(":=").Add(c.cols(s)),
 				id(s.base+sufIm2colRows).Call(c.oneArr(s.in), jen.Parens(ptrFloatArr(l.Out.Height*ow*kkc)).Parens(id("cols")), id("lo"), id("hi")),
@@ -268,15 +311,22 @@ func (p *plan) forwardPartMethod(f *jen.File, c partCode) {
 			if pointwise(l) {
 				// A 1×1 convolution with stride 1 and no padding: the
 				// im2col matrix is the input itself.
+				span = jen.List(id("lo"), id("hi")).Op(":=").Id("partSpan").Call(jen.Lit(l.Out.Height*ow), id("part"), jen.Lit(p.partsOf(s, true)), jen.Lit(gemmRowBlock))
+				px = 1
 				gather = []jen.Code{id("cols").Op(":=").Add(c.slice(s.in)).Index(jen.Empty(), jen.Lit(s.in.size))}
 			}
-			body = []jen.Code{jen.If(id("vec")).Block(append(append([]jen.Code{rows(s, p.partsOf(s, true))}, gather...),
+			pixels := id("hi").Op("-").Id("lo")
+			if px > 1 {
+				pixels = jen.Parens(pixels).Op("*").Lit(px)
+			}
+			vec := append(append([]jen.Code{span}, gather...),
 				id(s.vec.forward).Call(
-					c.slice(s.out).Clone().Index(lin(0, term{ow * F, "lo"}), lin(0, term{ow * F, "hi"})),
-					id("cols").Index(lin(0, term{ow * kkc, "lo"}), lin(0, term{ow * kkc, "hi"})),
+					c.slice(s.out).Clone().Index(lin(0, term{px * F, "lo"}), lin(0, term{px * F, "hi"})),
+					id("cols").Index(lin(0, term{px * kkc, "lo"}), lin(0, term{px * kkc, "hi"})),
 					c.param("p", s.weight), c.vecBias(s, "p"),
-					jen.Parens(id("hi").Op("-").Id("lo")).Op("*").Lit(ow)))...,
-			).Else().Block(c.goStage(s))}
+					pixels),
+				fusedPart(s, px*F))
+			body = []jen.Code{jen.If(id("vec")).Block(vec...).Else().Block(c.goStage(s), fused(s, jen.Empty(), jen.Lit(s.out.size)))}
 		case groupedRows:
 			body = []jen.Code{
 				rows(s, p.partsOf(s, true)),
@@ -292,10 +342,11 @@ func (p *plan) forwardPartMethod(f *jen.File, c partCode) {
 					),
 				}
 			}
+			body = append(body, fusedPart(s, l.Out.Width*l.Filters))
 		case values:
 			if inPlace[s] {
 				body = []jen.Code{
-					jen.List(id("lo"), id("hi")).Op(":=").Id("partSpan").Call(jen.Lit(s.out.size), id("part"), jen.Lit(maxParts)),
+					jen.List(id("lo"), id("hi")).Op(":=").Id("partSpan").Call(jen.Lit(s.out.size), id("part"), jen.Lit(maxParts), jen.Lit(16)),
 					id(s.base + sufInPlace).Call(c.slice(s.in).Clone().Index(id("lo"), id("hi"))),
 				}
 				break
@@ -306,7 +357,7 @@ func (p *plan) forwardPartMethod(f *jen.File, c partCode) {
 			}
 			args = append(args, c.slice(s.out).Clone().Index(id("lo"), id("hi")))
 			body = []jen.Code{
-				jen.List(id("lo"), id("hi")).Op(":=").Id("partSpan").Call(jen.Lit(s.out.size), id("part"), jen.Lit(maxParts)),
+				jen.List(id("lo"), id("hi")).Op(":=").Id("partSpan").Call(jen.Lit(s.out.size), id("part"), jen.Lit(maxParts), jen.Lit(16)),
 				id(s.base + sufForwardPart).Call(args...),
 			}
 		}
@@ -338,7 +389,7 @@ func biasParamArg(s *stage, c partCode) jen.Code {
 
 // splitTypes emits oneParts and the oneSplit type that worker holds.
 func (p *plan) splitTypes(f *jen.File) {
-	stages := p.frozenStages()
+	stages := p.splitStages()
 	var goParts, vecParts []jen.Code
 	for _, s := range stages {
 		goParts = append(goParts, jen.Lit(p.partsOf(s, false)))
@@ -363,39 +414,36 @@ func (p *plan) splitWorkerField() jen.Code {
 }
 
 // splitMethods emits, into frozen.go, Frozen's split one-sample forward:
-// oneParts, oneSplit, Frozen.recruit, Frozen.forwardOne, Frozen.runParts
+// oneParts, oneSplit, Frozen.forwardOne, Frozen.runParts
 // and the parts' kernels.
 func (p *plan) splitMethods(f *jen.File) {
 	id := jen.Id
 	frecv := func() *jen.Statement { return jen.Func().Params(id("f").Op("*").Id("Frozen")) }
 	p.splitTypes(f)
 
-	f.Comment(wrapDoc("recruit sends s to a helper that is idle and reports whether one took it; it never waits for a busy one."))
-	f.Add(frecv()).Id("recruit").Params(id("s").Id("shard")).Bool().Block(
-		id("s").Dot("done").Dot("Add").Call(jen.Lit(1)),
-		jen.Select().Block(
-			jen.Case(id("f").Dot("shards").Op("<-").Id("s")).Block(jen.Return(jen.True())),
-			jen.Default().Block(
-				id("s").Dot("done").Dot("Done").Call(),
-				jen.Return(jen.False()),
-			),
-		),
-	)
-
-	f.Comment(wrapDoc("forwardOne runs the sample in w's input tile through the network with the help of the idle helpers, up to Workers()−1 of them: the caller and the helpers claim the parts of each stage (oneParts) one at a time, and wait for the stage's last part before they start on the next one. It reports false, having run nothing, when every helper is busy."))
+	f.Comment(wrapDoc("forwardOne runs the sample in w's input tile through the network with the help of the idle helpers, up to Workers()−1 of them: the caller and the helpers claim the parts of each stage (oneParts) one at a time, and wait for the stage's last part before they start on the next one. It reports false, having run nothing, when no helper is idle."))
 	f.Add(frecv()).Id("forwardOne").Params(id("w").Op("*").Id("worker"), id("vec").Bool()).Bool().Block(
+		id("idle").Op(":=").Min(jen.Int().Call(id("f").Dot("crew").Dot("idle").Dot("Load").Call()), id("f").Dot("workers").Op("-").Lit(1)),
+		jen.If(id("idle").Op("==").Lit(0)).Block(jen.Return(jen.False())),
 		id("sp").Op(":=").Op("&").Id("w").Dot("split"),
 		jen.For(id("i").Op(":=").Range().Id("sp").Dot("claimed")).Block(
 			id("sp").Dot("claimed").Index(id("i")).Dot("Store").Call(jen.Lit(0)),
 			id("sp").Dot("finished").Index(id("i")).Dot("Store").Call(jen.Lit(0)),
 		),
 		id("s").Op(":=").Id("shard").Values(field("f", id("f")), field("one", id("w")), field("vec", id("vec")), field("done", jen.Op("&").Id("w").Dot("shards"))),
-		id("helped").Op(":=").False(),
-		jen.For(id("i").Op(":=").Lit(1), id("i").Op("<").Id("f").Dot("workers").Op("&&").Id("f").Dot("recruit").Call(id("s")), id("i").Op("++")).Block(
-			id("helped").Op("=").True(),
+		id("posted").Op(":=").Lit(0),
+		jen.For(jen.Range().Id("idle")).Block(
+			id("w").Dot("shards").Dot("Add").Call(jen.Lit(1)),
+			jen.If(jen.Op("!").Id("f").Dot("crew").Dot("post").Call(id("s"))).Block(
+				id("w").Dot("shards").Dot("Done").Call(),
+				jen.Break(),
+			),
+			id("posted").Op("++"),
 		),
-		jen.If(jen.Op("!").Id("helped")).Block(jen.Return(jen.False())),
+		jen.If(id("posted").Op("==").Lit(0)).Block(jen.Return(jen.False())),
 		id("f").Dot("runParts").Call(id("w"), id("vec")),
+		jen.Comment("A shard that no helper took finds every part done."),
+		id("f").Dot("crew").Dot("reclaim").Call(),
 		id("w").Dot("shards").Dot("Wait").Call(),
 		jen.Return(jen.True()),
 	)

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	goruntime "runtime"
 	"sync"
+	"sync/atomic"
+	"time"
 )
 
 // packed holds the dense layers' weights in the padded layout of the packed
@@ -42,11 +44,11 @@ type Frozen struct {
 	// drops it.
 	idle chan *worker
 	// workers is the number of goroutines Forward splits a batch across: the
-	// caller's and workers−1 helpers, which receive their shards from shards
-	// (nil with one worker).
+	// caller's and the workers−1 helpers of crew (nil with one worker).
 	workers int
-	shards  chan shard
-	// stop closes shards once the Frozen is unreachable, which ends the helpers.
+	crew    *crew
+	// stop closes the crew's queue once the Frozen is unreachable, which ends the
+	// helpers.
 	stop goruntime.Cleanup
 }
 
@@ -88,17 +90,21 @@ func (f *Frozen) SetWorkers(count int) {
 		f.idle = idle
 	}
 	f.stop.Stop()
-	if f.shards != nil {
-		close(f.shards)
+	if f.crew != nil {
+		close(f.crew.shards)
 	}
-	f.workers, f.shards = count, nil
+	f.workers, f.crew = count, nil
 	if count > 1 {
-		f.shards = make(chan shard)
+		f.crew = &crew{shards: make(chan shard, count-1)}
 		for i := 1; i < count; i++ {
-			go serveShards(f.shards)
+			go f.crew.serve()
 		}
-		// The cleanup holds the channel only, never the Frozen, so that it can run.
-		f.stop = goruntime.AddCleanup(f, closeShards, f.shards)
+		// Return once every helper is idle: the first call then finds them so.
+		for f.crew.idle.Load() < int32(count-1) {
+			goruntime.Gosched()
+		}
+		// The cleanup holds the crew only, never the Frozen, so that it can run.
+		f.stop = goruntime.AddCleanup(f, closeCrew, f.crew)
 	}
 }
 
@@ -108,21 +114,97 @@ func (f *Frozen) Workers() int {
 	return f.workers
 }
 
-// closeShards ends the helpers that receive from shards.
-func closeShards(shards chan shard) {
-	close(shards)
+// crew is the helper goroutines of a Frozen with several workers: the queue of
+// shards that they take (buffered for one shard per helper), and the number of
+// them that are idle, waiting in next.
+type crew struct {
+	shards chan shard
+	idle   atomic.Int32
 }
 
-// serveShards runs the shards sent on shards until it is closed. A shard's
-// Frozen is referenced only while the shard runs, so an idle helper does not
-// keep its Frozen alive.
-func serveShards(shards chan shard) {
-	for s := range shards {
-		w := s.f.borrow()
-		s.f.forwardRange(w, s.x, s.logits, s.lo, s.hi)
-		s.f.giveBack(w)
-		s.done.Done()
+// helperSpin is how long an idle helper polls the queue before it blocks on
+// it: waking a blocked goroutine takes longer than the stages of a split
+// one-sample forward, and calls that follow one another within 50 µs find
+// their helpers polling.
+const helperSpin = 50 * time.Microsecond
+
+// closeCrew ends the helpers of c.
+func closeCrew(c *crew) {
+	close(c.shards)
+}
+
+// serve runs the shards it takes from c's queue until the queue is closed. A
+// shard's Frozen is referenced only while the shard runs, so an idle helper
+// does not keep its Frozen alive.
+func (c *crew) serve() {
+	for {
+		s, ok := c.next()
+		if !ok {
+			return
+		}
+		s.run()
 	}
+}
+
+// next returns the next shard of c's queue, or false once the queue is closed,
+// counting the helper idle meanwhile: it polls the queue for helperSpin,
+// yielding to other goroutines now and then, and then blocks on it.
+func (c *crew) next() (shard, bool) {
+	c.idle.Add(1)
+	defer c.idle.Add(-1)
+	deadline := time.Now().Add(helperSpin)
+	for i := 1; ; i++ {
+		select {
+		case s, ok := <-c.shards:
+			return s, ok
+		default:
+		}
+		if i%64 == 0 {
+			if time.Now().After(deadline) {
+				break
+			}
+			goruntime.Gosched()
+		}
+	}
+	s, ok := <-c.shards
+	return s, ok
+}
+
+// post queues s for a helper and reports whether it could: the queue is full
+// when the helpers are busy with other calls' shards.
+func (c *crew) post(s shard) bool {
+	select {
+	case c.shards <- s:
+		return true
+	default:
+		return false
+	}
+}
+
+// reclaim runs the shards left in c's queue on the caller's goroutine (its
+// call's, or another's), so that the call never waits for a shard that no
+// helper has taken.
+func (c *crew) reclaim() {
+	for {
+		select {
+		case s, ok := <-c.shards:
+			if !ok {
+				return
+			}
+			s.run()
+		default:
+			return
+		}
+	}
+}
+
+// run runs shard s, on a helper or on the caller's goroutine, and marks it
+// done.
+func (s shard) run() {
+	w := s.f.borrow()
+	s.f.forwardRange(w, s.x, s.logits, s.lo, s.hi)
+	s.f.giveBack(w)
+	s.done.Done()
 }
 
 // forward runs the first n samples of the tile x through the network on w's
@@ -206,15 +288,15 @@ func (f *Frozen) Forward(x, logits []float32) {
 	for i := 1; i < used; i++ {
 		s := shard{f: f, x: x, logits: logits, lo: bound(i), hi: bound(i + 1), done: &w.shards}
 		w.shards.Add(1)
-		select {
-		case f.shards <- s:
-		default:
+		if !f.crew.post(s) {
 			// Every helper is busy with other calls: run the shard here.
-			f.forwardRange(w, x, logits, s.lo, s.hi)
-			w.shards.Done()
+			s.run()
 		}
 	}
 	f.forwardRange(w, x, logits, 0, bound(1))
+	if used > 1 {
+		f.crew.reclaim()
+	}
 	w.shards.Wait()
 	f.giveBack(w)
 }

@@ -1559,99 +1559,86 @@ func (w *worker) forwardPart(p *parameters, pk *packed, vec bool, stage, part in
 			cols := w.buf.conv1Cols[:5000]
 			conv1Im2colRows((*[490]float32)(x[:490]), (*[5000]float32)(cols), lo, hi)
 			conv1ForwardVec(w.buf.conv1Out[lo*320:hi*320], cols[lo*200:hi*200], &p.conv1Weight, &p.conv1Bias, (hi-lo)*5)
+			relu1InPlace(w.buf.conv1Out[lo*320 : hi*320])
 		} else {
 			conv1Forward(n, x, &w.buf.conv1Out, &p.conv1Weight, &p.conv1Bias)
+			relu1InPlace(w.buf.conv1Out[:8000])
 		}
 	case 1:
-		lo, hi := partSpan(8000, part, 8)
-		relu1InPlace(w.buf.conv1Out[lo:hi])
-	case 2:
 		lo, hi := part*25/8, (part+1)*25/8
 		if vec {
 			dw1ForwardRowsVec((*[8000]float32)(w.buf.conv1Out[:8000]), (*[8000]float32)(w.buf.dw1Out[:8000]), &p.dw1Weight, &p.dw1Bias, lo, hi)
 		} else {
 			dw1ForwardRows((*[8000]float32)(w.buf.conv1Out[:8000]), (*[8000]float32)(w.buf.dw1Out[:8000]), &p.dw1Weight, &p.dw1Bias, lo, hi)
 		}
-	case 3:
-		lo, hi := partSpan(8000, part, 8)
-		dw1_reluInPlace(w.buf.dw1Out[lo:hi])
-	case 4:
+		dw1_reluInPlace(w.buf.dw1Out[lo*320 : hi*320])
+	case 2:
 		if vec {
-			lo, hi := part*25/8, (part+1)*25/8
+			lo, hi := partSpan(125, part, 8, 6)
 			cols := w.buf.dw1Out[:8000]
-			pw1ForwardVec(w.buf.pw1Out[lo*320:hi*320], cols[lo*320:hi*320], &p.pw1Weight, &p.pw1Bias, (hi-lo)*5)
+			pw1ForwardVec(w.buf.pw1Out[lo*64:hi*64], cols[lo*64:hi*64], &p.pw1Weight, &p.pw1Bias, hi-lo)
+			pw1_reluInPlace(w.buf.pw1Out[lo*64 : hi*64])
 		} else {
 			pw1Forward(n, &w.buf.dw1Out, &w.buf.pw1Out, &p.pw1Weight, &p.pw1Bias)
+			pw1_reluInPlace(w.buf.pw1Out[:8000])
 		}
-	case 5:
-		lo, hi := partSpan(8000, part, 8)
-		pw1_reluInPlace(w.buf.pw1Out[lo:hi])
-	case 6:
+	case 3:
 		lo, hi := part*25/8, (part+1)*25/8
 		if vec {
 			dw2ForwardRowsVec((*[8000]float32)(w.buf.pw1Out[:8000]), (*[8000]float32)(w.buf.dw2Out[:8000]), &p.dw2Weight, &p.dw2Bias, lo, hi)
 		} else {
 			dw2ForwardRows((*[8000]float32)(w.buf.pw1Out[:8000]), (*[8000]float32)(w.buf.dw2Out[:8000]), &p.dw2Weight, &p.dw2Bias, lo, hi)
 		}
-	case 7:
-		lo, hi := partSpan(8000, part, 8)
-		dw2_reluInPlace(w.buf.dw2Out[lo:hi])
-	case 8:
+		dw2_reluInPlace(w.buf.dw2Out[lo*320 : hi*320])
+	case 4:
 		if vec {
-			lo, hi := part*25/8, (part+1)*25/8
+			lo, hi := partSpan(125, part, 8, 6)
 			cols := w.buf.dw2Out[:8000]
-			pw2ForwardVec(w.buf.pw2Out[lo*320:hi*320], cols[lo*320:hi*320], &p.pw2Weight, &p.pw2Bias, (hi-lo)*5)
+			pw2ForwardVec(w.buf.pw2Out[lo*64:hi*64], cols[lo*64:hi*64], &p.pw2Weight, &p.pw2Bias, hi-lo)
+			pw2_reluInPlace(w.buf.pw2Out[lo*64 : hi*64])
 		} else {
 			pw2Forward(n, &w.buf.dw2Out, &w.buf.pw2Out, &p.pw2Weight, &p.pw2Bias)
+			pw2_reluInPlace(w.buf.pw2Out[:8000])
 		}
-	case 9:
-		lo, hi := partSpan(8000, part, 8)
-		pw2_reluInPlace(w.buf.pw2Out[lo:hi])
-	case 10:
+	case 5:
 		lo, hi := part*25/8, (part+1)*25/8
 		if vec {
 			dw3ForwardRowsVec((*[8000]float32)(w.buf.pw2Out[:8000]), (*[8000]float32)(w.buf.dw3Out[:8000]), &p.dw3Weight, &p.dw3Bias, lo, hi)
 		} else {
 			dw3ForwardRows((*[8000]float32)(w.buf.pw2Out[:8000]), (*[8000]float32)(w.buf.dw3Out[:8000]), &p.dw3Weight, &p.dw3Bias, lo, hi)
 		}
-	case 11:
-		lo, hi := partSpan(8000, part, 8)
-		dw3_reluInPlace(w.buf.dw3Out[lo:hi])
-	case 12:
+		dw3_reluInPlace(w.buf.dw3Out[lo*320 : hi*320])
+	case 6:
 		if vec {
-			lo, hi := part*25/8, (part+1)*25/8
+			lo, hi := partSpan(125, part, 8, 6)
 			cols := w.buf.dw3Out[:8000]
-			pw3ForwardVec(w.buf.pw3Out[lo*320:hi*320], cols[lo*320:hi*320], &p.pw3Weight, &p.pw3Bias, (hi-lo)*5)
+			pw3ForwardVec(w.buf.pw3Out[lo*64:hi*64], cols[lo*64:hi*64], &p.pw3Weight, &p.pw3Bias, hi-lo)
+			pw3_reluInPlace(w.buf.pw3Out[lo*64 : hi*64])
 		} else {
 			pw3Forward(n, &w.buf.dw3Out, &w.buf.pw3Out, &p.pw3Weight, &p.pw3Bias)
+			pw3_reluInPlace(w.buf.pw3Out[:8000])
 		}
-	case 13:
-		lo, hi := partSpan(8000, part, 8)
-		pw3_reluInPlace(w.buf.pw3Out[lo:hi])
-	case 14:
+	case 7:
 		lo, hi := part*25/8, (part+1)*25/8
 		if vec {
 			dw4ForwardRowsVec((*[8000]float32)(w.buf.pw3Out[:8000]), (*[8000]float32)(w.buf.dw4Out[:8000]), &p.dw4Weight, &p.dw4Bias, lo, hi)
 		} else {
 			dw4ForwardRows((*[8000]float32)(w.buf.pw3Out[:8000]), (*[8000]float32)(w.buf.dw4Out[:8000]), &p.dw4Weight, &p.dw4Bias, lo, hi)
 		}
-	case 15:
-		lo, hi := partSpan(8000, part, 8)
-		dw4_reluInPlace(w.buf.dw4Out[lo:hi])
-	case 16:
+		dw4_reluInPlace(w.buf.dw4Out[lo*320 : hi*320])
+	case 8:
 		if vec {
-			lo, hi := part*25/8, (part+1)*25/8
+			lo, hi := partSpan(125, part, 8, 6)
 			cols := w.buf.dw4Out[:8000]
-			pw4ForwardVec(w.buf.pw4Out[lo*320:hi*320], cols[lo*320:hi*320], &p.pw4Weight, &p.pw4Bias, (hi-lo)*5)
+			pw4ForwardVec(w.buf.pw4Out[lo*64:hi*64], cols[lo*64:hi*64], &p.pw4Weight, &p.pw4Bias, hi-lo)
+			pw4_reluInPlace(w.buf.pw4Out[lo*64 : hi*64])
 		} else {
 			pw4Forward(n, &w.buf.dw4Out, &w.buf.pw4Out, &p.pw4Weight, &p.pw4Bias)
+			pw4_reluInPlace(w.buf.pw4Out[:8000])
 		}
-	case 17:
-		lo, hi := partSpan(8000, part, 8)
-		pw4_reluInPlace(w.buf.pw4Out[lo:hi])
-	case 18:
+	case 9:
 		poolForward(n, &w.buf.pw4Out, &w.buf.poolOut)
-	case 19:
+	case 10:
 		if vec {
 			if n == 1 {
 				fcPackedOneVec((*[12]float32)(w.buf.fcOut[:12]), (*[64]float32)(w.buf.poolOut[:64]), &pk.fcWeight, &p.fcBias)

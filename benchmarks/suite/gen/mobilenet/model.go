@@ -3887,287 +3887,248 @@ func (w *worker) forwardPart(p *parameters, pk *packed, vec bool, stage, part in
 			cols := w.buf.conv1Cols[:62208]
 			conv1Im2colRows((*[27648]float32)(x[:27648]), (*[62208]float32)(cols), lo, hi)
 			conv1ForwardVec(w.buf.conv1Out[lo*384:hi*384], cols[lo*1296:hi*1296], &p.conv1Weight, &p.conv1Bias, (hi-lo)*48)
+			relu1InPlace(w.buf.conv1Out[lo*384 : hi*384])
 		} else {
 			conv1Forward(n, x, &w.buf.conv1Out, &p.conv1Weight, &p.conv1Bias)
+			relu1InPlace(w.buf.conv1Out[:18432])
 		}
 	case 1:
-		lo, hi := partSpan(18432, part, 8)
-		relu1InPlace(w.buf.conv1Out[lo:hi])
-	case 2:
 		lo, hi := part*48/8, (part+1)*48/8
 		if vec {
 			dw1ForwardRowsVec((*[18432]float32)(w.buf.conv1Out[:18432]), (*[18432]float32)(w.buf.dw1Out[:18432]), &p.dw1Weight, &p.dw1Bias, lo, hi)
 		} else {
 			dw1ForwardRows((*[18432]float32)(w.buf.conv1Out[:18432]), (*[18432]float32)(w.buf.dw1Out[:18432]), &p.dw1Weight, &p.dw1Bias, lo, hi)
 		}
-	case 3:
-		lo, hi := partSpan(18432, part, 8)
-		dw1_reluInPlace(w.buf.dw1Out[lo:hi])
-	case 4:
+		dw1_reluInPlace(w.buf.dw1Out[lo*384 : hi*384])
+	case 2:
 		if vec {
-			lo, hi := part*48/8, (part+1)*48/8
+			lo, hi := partSpan(2304, part, 8, 6)
 			cols := w.buf.dw1Out[:18432]
-			pw1ForwardVec(w.buf.pw1Out[lo*768:hi*768], cols[lo*384:hi*384], &p.pw1Weight, &p.pw1Bias, (hi-lo)*48)
+			pw1ForwardVec(w.buf.pw1Out[lo*16:hi*16], cols[lo*8:hi*8], &p.pw1Weight, &p.pw1Bias, hi-lo)
+			pw1_reluInPlace(w.buf.pw1Out[lo*16 : hi*16])
 		} else {
 			pw1Forward(n, &w.buf.dw1Out, &w.buf.pw1Out, &p.pw1Weight, &p.pw1Bias)
+			pw1_reluInPlace(w.buf.pw1Out[:36864])
 		}
-	case 5:
-		lo, hi := partSpan(36864, part, 8)
-		pw1_reluInPlace(w.buf.pw1Out[lo:hi])
-	case 6:
+	case 3:
 		lo, hi := part*24/8, (part+1)*24/8
 		if vec {
 			dw2ForwardRowsVec((*[36864]float32)(w.buf.pw1Out[:36864]), (*[9216]float32)(w.buf.dw2Out[:9216]), &p.dw2Weight, &p.dw2Bias, lo, hi)
 		} else {
 			dw2ForwardRows((*[36864]float32)(w.buf.pw1Out[:36864]), (*[9216]float32)(w.buf.dw2Out[:9216]), &p.dw2Weight, &p.dw2Bias, lo, hi)
 		}
-	case 7:
-		lo, hi := partSpan(9216, part, 8)
-		dw2_reluInPlace(w.buf.dw2Out[lo:hi])
-	case 8:
+		dw2_reluInPlace(w.buf.dw2Out[lo*384 : hi*384])
+	case 4:
 		if vec {
-			lo, hi := part*24/8, (part+1)*24/8
+			lo, hi := partSpan(576, part, 8, 6)
 			cols := w.buf.dw2Out[:9216]
-			pw2ForwardVec(w.buf.pw2Out[lo*768:hi*768], cols[lo*384:hi*384], &p.pw2Weight, &p.pw2Bias, (hi-lo)*24)
+			pw2ForwardVec(w.buf.pw2Out[lo*32:hi*32], cols[lo*16:hi*16], &p.pw2Weight, &p.pw2Bias, hi-lo)
+			pw2_reluInPlace(w.buf.pw2Out[lo*32 : hi*32])
 		} else {
 			pw2Forward(n, &w.buf.dw2Out, &w.buf.pw2Out, &p.pw2Weight, &p.pw2Bias)
+			pw2_reluInPlace(w.buf.pw2Out[:18432])
 		}
-	case 9:
-		lo, hi := partSpan(18432, part, 8)
-		pw2_reluInPlace(w.buf.pw2Out[lo:hi])
-	case 10:
+	case 5:
 		lo, hi := part*24/8, (part+1)*24/8
 		if vec {
 			dw3ForwardRowsVec((*[18432]float32)(w.buf.pw2Out[:18432]), (*[18432]float32)(w.buf.dw3Out[:18432]), &p.dw3Weight, &p.dw3Bias, lo, hi)
 		} else {
 			dw3ForwardRows((*[18432]float32)(w.buf.pw2Out[:18432]), (*[18432]float32)(w.buf.dw3Out[:18432]), &p.dw3Weight, &p.dw3Bias, lo, hi)
 		}
-	case 11:
-		lo, hi := partSpan(18432, part, 8)
-		dw3_reluInPlace(w.buf.dw3Out[lo:hi])
-	case 12:
+		dw3_reluInPlace(w.buf.dw3Out[lo*768 : hi*768])
+	case 6:
 		if vec {
-			lo, hi := part*24/8, (part+1)*24/8
+			lo, hi := partSpan(576, part, 8, 6)
 			cols := w.buf.dw3Out[:18432]
-			pw3ForwardVec(w.buf.pw3Out[lo*768:hi*768], cols[lo*768:hi*768], &p.pw3Weight, &p.pw3Bias, (hi-lo)*24)
+			pw3ForwardVec(w.buf.pw3Out[lo*32:hi*32], cols[lo*32:hi*32], &p.pw3Weight, &p.pw3Bias, hi-lo)
+			pw3_reluInPlace(w.buf.pw3Out[lo*32 : hi*32])
 		} else {
 			pw3Forward(n, &w.buf.dw3Out, &w.buf.pw3Out, &p.pw3Weight, &p.pw3Bias)
+			pw3_reluInPlace(w.buf.pw3Out[:18432])
 		}
-	case 13:
-		lo, hi := partSpan(18432, part, 8)
-		pw3_reluInPlace(w.buf.pw3Out[lo:hi])
-	case 14:
+	case 7:
 		lo, hi := part*12/8, (part+1)*12/8
 		if vec {
 			dw4ForwardRowsVec((*[18432]float32)(w.buf.pw3Out[:18432]), (*[4608]float32)(w.buf.dw4Out[:4608]), &p.dw4Weight, &p.dw4Bias, lo, hi)
 		} else {
 			dw4ForwardRows((*[18432]float32)(w.buf.pw3Out[:18432]), (*[4608]float32)(w.buf.dw4Out[:4608]), &p.dw4Weight, &p.dw4Bias, lo, hi)
 		}
-	case 15:
-		lo, hi := partSpan(4608, part, 8)
-		dw4_reluInPlace(w.buf.dw4Out[lo:hi])
-	case 16:
+		dw4_reluInPlace(w.buf.dw4Out[lo*384 : hi*384])
+	case 8:
 		if vec {
-			lo, hi := part*12/8, (part+1)*12/8
+			lo, hi := partSpan(144, part, 8, 6)
 			cols := w.buf.dw4Out[:4608]
-			pw4ForwardVec(w.buf.pw4Out[lo*768:hi*768], cols[lo*384:hi*384], &p.pw4Weight, &p.pw4Bias, (hi-lo)*12)
+			pw4ForwardVec(w.buf.pw4Out[lo*64:hi*64], cols[lo*32:hi*32], &p.pw4Weight, &p.pw4Bias, hi-lo)
+			pw4_reluInPlace(w.buf.pw4Out[lo*64 : hi*64])
 		} else {
 			pw4Forward(n, &w.buf.dw4Out, &w.buf.pw4Out, &p.pw4Weight, &p.pw4Bias)
+			pw4_reluInPlace(w.buf.pw4Out[:9216])
 		}
-	case 17:
-		lo, hi := partSpan(9216, part, 8)
-		pw4_reluInPlace(w.buf.pw4Out[lo:hi])
-	case 18:
+	case 9:
 		lo, hi := part*12/8, (part+1)*12/8
 		if vec {
 			dw5ForwardRowsVec((*[9216]float32)(w.buf.pw4Out[:9216]), (*[9216]float32)(w.buf.dw5Out[:9216]), &p.dw5Weight, &p.dw5Bias, lo, hi)
 		} else {
 			dw5ForwardRows((*[9216]float32)(w.buf.pw4Out[:9216]), (*[9216]float32)(w.buf.dw5Out[:9216]), &p.dw5Weight, &p.dw5Bias, lo, hi)
 		}
-	case 19:
-		lo, hi := partSpan(9216, part, 8)
-		dw5_reluInPlace(w.buf.dw5Out[lo:hi])
-	case 20:
+		dw5_reluInPlace(w.buf.dw5Out[lo*768 : hi*768])
+	case 10:
 		if vec {
-			lo, hi := part*12/8, (part+1)*12/8
+			lo, hi := partSpan(144, part, 8, 6)
 			cols := w.buf.dw5Out[:9216]
-			pw5ForwardVec(w.buf.pw5Out[lo*768:hi*768], cols[lo*768:hi*768], &p.pw5Weight, &p.pw5Bias, (hi-lo)*12)
+			pw5ForwardVec(w.buf.pw5Out[lo*64:hi*64], cols[lo*64:hi*64], &p.pw5Weight, &p.pw5Bias, hi-lo)
+			pw5_reluInPlace(w.buf.pw5Out[lo*64 : hi*64])
 		} else {
 			pw5Forward(n, &w.buf.dw5Out, &w.buf.pw5Out, &p.pw5Weight, &p.pw5Bias)
+			pw5_reluInPlace(w.buf.pw5Out[:9216])
 		}
-	case 21:
-		lo, hi := partSpan(9216, part, 8)
-		pw5_reluInPlace(w.buf.pw5Out[lo:hi])
-	case 22:
+	case 11:
 		lo, hi := part*6/6, (part+1)*6/6
 		if vec {
 			dw6ForwardRowsVec((*[9216]float32)(w.buf.pw5Out[:9216]), (*[2304]float32)(w.buf.dw6Out[:2304]), &p.dw6Weight, &p.dw6Bias, lo, hi)
 		} else {
 			dw6ForwardRows((*[9216]float32)(w.buf.pw5Out[:9216]), (*[2304]float32)(w.buf.dw6Out[:2304]), &p.dw6Weight, &p.dw6Bias, lo, hi)
 		}
-	case 23:
-		lo, hi := partSpan(2304, part, 8)
-		dw6_reluInPlace(w.buf.dw6Out[lo:hi])
-	case 24:
+		dw6_reluInPlace(w.buf.dw6Out[lo*384 : hi*384])
+	case 12:
 		if vec {
-			lo, hi := part*6/6, (part+1)*6/6
+			lo, hi := partSpan(36, part, 6, 6)
 			cols := w.buf.dw6Out[:2304]
-			pw6ForwardVec(w.buf.pw6Out[lo*768:hi*768], cols[lo*384:hi*384], &p.pw6Weight, &p.pw6Bias, (hi-lo)*6)
+			pw6ForwardVec(w.buf.pw6Out[lo*128:hi*128], cols[lo*64:hi*64], &p.pw6Weight, &p.pw6Bias, hi-lo)
+			pw6_reluInPlace(w.buf.pw6Out[lo*128 : hi*128])
 		} else {
 			pw6Forward(n, &w.buf.dw6Out, &w.buf.pw6Out, &p.pw6Weight, &p.pw6Bias)
+			pw6_reluInPlace(w.buf.pw6Out[:4608])
 		}
-	case 25:
-		lo, hi := partSpan(4608, part, 8)
-		pw6_reluInPlace(w.buf.pw6Out[lo:hi])
-	case 26:
+	case 13:
 		lo, hi := part*6/6, (part+1)*6/6
 		if vec {
 			dw7ForwardRowsVec((*[4608]float32)(w.buf.pw6Out[:4608]), (*[4608]float32)(w.buf.dw7Out[:4608]), &p.dw7Weight, &p.dw7Bias, lo, hi)
 		} else {
 			dw7ForwardRows((*[4608]float32)(w.buf.pw6Out[:4608]), (*[4608]float32)(w.buf.dw7Out[:4608]), &p.dw7Weight, &p.dw7Bias, lo, hi)
 		}
-	case 27:
-		lo, hi := partSpan(4608, part, 8)
-		dw7_reluInPlace(w.buf.dw7Out[lo:hi])
-	case 28:
+		dw7_reluInPlace(w.buf.dw7Out[lo*768 : hi*768])
+	case 14:
 		if vec {
-			lo, hi := part*6/6, (part+1)*6/6
+			lo, hi := partSpan(36, part, 6, 6)
 			cols := w.buf.dw7Out[:4608]
-			pw7ForwardVec(w.buf.pw7Out[lo*768:hi*768], cols[lo*768:hi*768], &p.pw7Weight, &p.pw7Bias, (hi-lo)*6)
+			pw7ForwardVec(w.buf.pw7Out[lo*128:hi*128], cols[lo*128:hi*128], &p.pw7Weight, &p.pw7Bias, hi-lo)
+			pw7_reluInPlace(w.buf.pw7Out[lo*128 : hi*128])
 		} else {
 			pw7Forward(n, &w.buf.dw7Out, &w.buf.pw7Out, &p.pw7Weight, &p.pw7Bias)
+			pw7_reluInPlace(w.buf.pw7Out[:4608])
 		}
-	case 29:
-		lo, hi := partSpan(4608, part, 8)
-		pw7_reluInPlace(w.buf.pw7Out[lo:hi])
-	case 30:
+	case 15:
 		lo, hi := part*6/6, (part+1)*6/6
 		if vec {
 			dw8ForwardRowsVec((*[4608]float32)(w.buf.pw7Out[:4608]), (*[4608]float32)(w.buf.dw8Out[:4608]), &p.dw8Weight, &p.dw8Bias, lo, hi)
 		} else {
 			dw8ForwardRows((*[4608]float32)(w.buf.pw7Out[:4608]), (*[4608]float32)(w.buf.dw8Out[:4608]), &p.dw8Weight, &p.dw8Bias, lo, hi)
 		}
-	case 31:
-		lo, hi := partSpan(4608, part, 8)
-		dw8_reluInPlace(w.buf.dw8Out[lo:hi])
-	case 32:
+		dw8_reluInPlace(w.buf.dw8Out[lo*768 : hi*768])
+	case 16:
 		if vec {
-			lo, hi := part*6/6, (part+1)*6/6
+			lo, hi := partSpan(36, part, 6, 6)
 			cols := w.buf.dw8Out[:4608]
-			pw8ForwardVec(w.buf.pw8Out[lo*768:hi*768], cols[lo*768:hi*768], &p.pw8Weight, &p.pw8Bias, (hi-lo)*6)
+			pw8ForwardVec(w.buf.pw8Out[lo*128:hi*128], cols[lo*128:hi*128], &p.pw8Weight, &p.pw8Bias, hi-lo)
+			pw8_reluInPlace(w.buf.pw8Out[lo*128 : hi*128])
 		} else {
 			pw8Forward(n, &w.buf.dw8Out, &w.buf.pw8Out, &p.pw8Weight, &p.pw8Bias)
+			pw8_reluInPlace(w.buf.pw8Out[:4608])
 		}
-	case 33:
-		lo, hi := partSpan(4608, part, 8)
-		pw8_reluInPlace(w.buf.pw8Out[lo:hi])
-	case 34:
+	case 17:
 		lo, hi := part*6/6, (part+1)*6/6
 		if vec {
 			dw9ForwardRowsVec((*[4608]float32)(w.buf.pw8Out[:4608]), (*[4608]float32)(w.buf.dw9Out[:4608]), &p.dw9Weight, &p.dw9Bias, lo, hi)
 		} else {
 			dw9ForwardRows((*[4608]float32)(w.buf.pw8Out[:4608]), (*[4608]float32)(w.buf.dw9Out[:4608]), &p.dw9Weight, &p.dw9Bias, lo, hi)
 		}
-	case 35:
-		lo, hi := partSpan(4608, part, 8)
-		dw9_reluInPlace(w.buf.dw9Out[lo:hi])
-	case 36:
+		dw9_reluInPlace(w.buf.dw9Out[lo*768 : hi*768])
+	case 18:
 		if vec {
-			lo, hi := part*6/6, (part+1)*6/6
+			lo, hi := partSpan(36, part, 6, 6)
 			cols := w.buf.dw9Out[:4608]
-			pw9ForwardVec(w.buf.pw9Out[lo*768:hi*768], cols[lo*768:hi*768], &p.pw9Weight, &p.pw9Bias, (hi-lo)*6)
+			pw9ForwardVec(w.buf.pw9Out[lo*128:hi*128], cols[lo*128:hi*128], &p.pw9Weight, &p.pw9Bias, hi-lo)
+			pw9_reluInPlace(w.buf.pw9Out[lo*128 : hi*128])
 		} else {
 			pw9Forward(n, &w.buf.dw9Out, &w.buf.pw9Out, &p.pw9Weight, &p.pw9Bias)
+			pw9_reluInPlace(w.buf.pw9Out[:4608])
 		}
-	case 37:
-		lo, hi := partSpan(4608, part, 8)
-		pw9_reluInPlace(w.buf.pw9Out[lo:hi])
-	case 38:
+	case 19:
 		lo, hi := part*6/6, (part+1)*6/6
 		if vec {
 			dw10ForwardRowsVec((*[4608]float32)(w.buf.pw9Out[:4608]), (*[4608]float32)(w.buf.dw10Out[:4608]), &p.dw10Weight, &p.dw10Bias, lo, hi)
 		} else {
 			dw10ForwardRows((*[4608]float32)(w.buf.pw9Out[:4608]), (*[4608]float32)(w.buf.dw10Out[:4608]), &p.dw10Weight, &p.dw10Bias, lo, hi)
 		}
-	case 39:
-		lo, hi := partSpan(4608, part, 8)
-		dw10_reluInPlace(w.buf.dw10Out[lo:hi])
-	case 40:
+		dw10_reluInPlace(w.buf.dw10Out[lo*768 : hi*768])
+	case 20:
 		if vec {
-			lo, hi := part*6/6, (part+1)*6/6
+			lo, hi := partSpan(36, part, 6, 6)
 			cols := w.buf.dw10Out[:4608]
-			pw10ForwardVec(w.buf.pw10Out[lo*768:hi*768], cols[lo*768:hi*768], &p.pw10Weight, &p.pw10Bias, (hi-lo)*6)
+			pw10ForwardVec(w.buf.pw10Out[lo*128:hi*128], cols[lo*128:hi*128], &p.pw10Weight, &p.pw10Bias, hi-lo)
+			pw10_reluInPlace(w.buf.pw10Out[lo*128 : hi*128])
 		} else {
 			pw10Forward(n, &w.buf.dw10Out, &w.buf.pw10Out, &p.pw10Weight, &p.pw10Bias)
+			pw10_reluInPlace(w.buf.pw10Out[:4608])
 		}
-	case 41:
-		lo, hi := partSpan(4608, part, 8)
-		pw10_reluInPlace(w.buf.pw10Out[lo:hi])
-	case 42:
+	case 21:
 		lo, hi := part*6/6, (part+1)*6/6
 		if vec {
 			dw11ForwardRowsVec((*[4608]float32)(w.buf.pw10Out[:4608]), (*[4608]float32)(w.buf.dw11Out[:4608]), &p.dw11Weight, &p.dw11Bias, lo, hi)
 		} else {
 			dw11ForwardRows((*[4608]float32)(w.buf.pw10Out[:4608]), (*[4608]float32)(w.buf.dw11Out[:4608]), &p.dw11Weight, &p.dw11Bias, lo, hi)
 		}
-	case 43:
-		lo, hi := partSpan(4608, part, 8)
-		dw11_reluInPlace(w.buf.dw11Out[lo:hi])
-	case 44:
+		dw11_reluInPlace(w.buf.dw11Out[lo*768 : hi*768])
+	case 22:
 		if vec {
-			lo, hi := part*6/6, (part+1)*6/6
+			lo, hi := partSpan(36, part, 6, 6)
 			cols := w.buf.dw11Out[:4608]
-			pw11ForwardVec(w.buf.pw11Out[lo*768:hi*768], cols[lo*768:hi*768], &p.pw11Weight, &p.pw11Bias, (hi-lo)*6)
+			pw11ForwardVec(w.buf.pw11Out[lo*128:hi*128], cols[lo*128:hi*128], &p.pw11Weight, &p.pw11Bias, hi-lo)
+			pw11_reluInPlace(w.buf.pw11Out[lo*128 : hi*128])
 		} else {
 			pw11Forward(n, &w.buf.dw11Out, &w.buf.pw11Out, &p.pw11Weight, &p.pw11Bias)
+			pw11_reluInPlace(w.buf.pw11Out[:4608])
 		}
-	case 45:
-		lo, hi := partSpan(4608, part, 8)
-		pw11_reluInPlace(w.buf.pw11Out[lo:hi])
-	case 46:
+	case 23:
 		lo, hi := part*3/3, (part+1)*3/3
 		if vec {
 			dw12ForwardRowsVec((*[4608]float32)(w.buf.pw11Out[:4608]), (*[1152]float32)(w.buf.dw12Out[:1152]), &p.dw12Weight, &p.dw12Bias, lo, hi)
 		} else {
 			dw12ForwardRows((*[4608]float32)(w.buf.pw11Out[:4608]), (*[1152]float32)(w.buf.dw12Out[:1152]), &p.dw12Weight, &p.dw12Bias, lo, hi)
 		}
-	case 47:
-		dw12_reluInPlace(w.buf.dw12Out[:n*1152])
-	case 48:
+		dw12_reluInPlace(w.buf.dw12Out[lo*384 : hi*384])
+	case 24:
 		if vec {
-			lo, hi := part*3/3, (part+1)*3/3
+			lo, hi := partSpan(9, part, 1, 6)
 			cols := w.buf.dw12Out[:1152]
-			pw12ForwardVec(w.buf.pw12Out[lo*768:hi*768], cols[lo*384:hi*384], &p.pw12Weight, &p.pw12Bias, (hi-lo)*3)
+			pw12ForwardVec(w.buf.pw12Out[lo*256:hi*256], cols[lo*128:hi*128], &p.pw12Weight, &p.pw12Bias, hi-lo)
+			pw12_reluInPlace(w.buf.pw12Out[lo*256 : hi*256])
 		} else {
 			pw12Forward(n, &w.buf.dw12Out, &w.buf.pw12Out, &p.pw12Weight, &p.pw12Bias)
+			pw12_reluInPlace(w.buf.pw12Out[:2304])
 		}
-	case 49:
-		lo, hi := partSpan(2304, part, 8)
-		pw12_reluInPlace(w.buf.pw12Out[lo:hi])
-	case 50:
+	case 25:
 		lo, hi := part*3/3, (part+1)*3/3
 		if vec {
 			dw13ForwardRowsVec((*[2304]float32)(w.buf.pw12Out[:2304]), (*[2304]float32)(w.buf.dw13Out[:2304]), &p.dw13Weight, &p.dw13Bias, lo, hi)
 		} else {
 			dw13ForwardRows((*[2304]float32)(w.buf.pw12Out[:2304]), (*[2304]float32)(w.buf.dw13Out[:2304]), &p.dw13Weight, &p.dw13Bias, lo, hi)
 		}
-	case 51:
-		lo, hi := partSpan(2304, part, 8)
-		dw13_reluInPlace(w.buf.dw13Out[lo:hi])
-	case 52:
+		dw13_reluInPlace(w.buf.dw13Out[lo*768 : hi*768])
+	case 26:
 		if vec {
-			lo, hi := part*3/3, (part+1)*3/3
+			lo, hi := partSpan(9, part, 1, 6)
 			cols := w.buf.dw13Out[:2304]
-			pw13ForwardVec(w.buf.pw13Out[lo*768:hi*768], cols[lo*768:hi*768], &p.pw13Weight, &p.pw13Bias, (hi-lo)*3)
+			pw13ForwardVec(w.buf.pw13Out[lo*256:hi*256], cols[lo*256:hi*256], &p.pw13Weight, &p.pw13Bias, hi-lo)
+			pw13_reluInPlace(w.buf.pw13Out[lo*256 : hi*256])
 		} else {
 			pw13Forward(n, &w.buf.dw13Out, &w.buf.pw13Out, &p.pw13Weight, &p.pw13Bias)
+			pw13_reluInPlace(w.buf.pw13Out[:2304])
 		}
-	case 53:
-		lo, hi := partSpan(2304, part, 8)
-		pw13_reluInPlace(w.buf.pw13Out[lo:hi])
-	case 54:
+	case 27:
 		poolForward(n, &w.buf.pw13Out, &w.buf.poolOut)
-	case 55:
+	case 28:
 		if vec {
 			if n == 1 {
 				fcPackedOneVec((*[2]float32)(w.buf.fcOut[:2]), (*[256]float32)(w.buf.poolOut[:256]), &pk.fcWeight, &p.fcBias)

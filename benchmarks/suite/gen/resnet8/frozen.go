@@ -42,11 +42,11 @@ type Frozen struct {
 	// drops it.
 	idle chan *worker
 	// workers is the number of goroutines Forward splits a batch across: the
-	// caller's and workers−1 helpers, which receive their shards from shards
-	// (nil with one worker).
+	// caller's and the workers−1 helpers of crew (nil with one worker).
 	workers int
-	shards  chan shard
-	// stop closes shards once the Frozen is unreachable, which ends the helpers.
+	crew    *crew
+	// stop closes the crew's queue once the Frozen is unreachable, which ends the
+	// helpers.
 	stop goruntime.Cleanup
 	// alone and split are moving averages of Logits' time in nanoseconds (0 before
 	// the first), without and with the split of the sample's forward; calls counts
@@ -194,17 +194,21 @@ func (f *Frozen) SetWorkers(count int) {
 		f.idle = idle
 	}
 	f.stop.Stop()
-	if f.shards != nil {
-		close(f.shards)
+	if f.crew != nil {
+		close(f.crew.shards)
 	}
-	f.workers, f.shards = count, nil
+	f.workers, f.crew = count, nil
 	if count > 1 {
-		f.shards = make(chan shard)
+		f.crew = &crew{shards: make(chan shard, count-1)}
 		for i := 1; i < count; i++ {
-			go serveShards(f.shards)
+			go f.crew.serve()
 		}
-		// The cleanup holds the channel only, never the Frozen, so that it can run.
-		f.stop = goruntime.AddCleanup(f, closeShards, f.shards)
+		// Return once every helper is idle: the first call then finds them so.
+		for f.crew.idle.Load() < int32(count-1) {
+			goruntime.Gosched()
+		}
+		// The cleanup holds the crew only, never the Frozen, so that it can run.
+		f.stop = goruntime.AddCleanup(f, closeCrew, f.crew)
 	}
 }
 
@@ -214,25 +218,101 @@ func (f *Frozen) Workers() int {
 	return f.workers
 }
 
-// closeShards ends the helpers that receive from shards.
-func closeShards(shards chan shard) {
-	close(shards)
+// crew is the helper goroutines of a Frozen with several workers: the queue of
+// shards that they take (buffered for one shard per helper), and the number of
+// them that are idle, waiting in next.
+type crew struct {
+	shards chan shard
+	idle   atomic.Int32
 }
 
-// serveShards runs the shards sent on shards until it is closed. A shard's
-// Frozen is referenced only while the shard runs, so an idle helper does not
-// keep its Frozen alive.
-func serveShards(shards chan shard) {
-	for s := range shards {
-		if s.one != nil {
-			s.f.runParts(s.one, s.vec)
-		} else {
-			w := s.f.borrow()
-			s.f.forwardRange(w, s.x, s.logits, s.lo, s.hi)
-			s.f.giveBack(w)
+// helperSpin is how long an idle helper polls the queue before it blocks on
+// it: waking a blocked goroutine takes longer than the stages of a split
+// one-sample forward, and calls that follow one another within 50 µs find
+// their helpers polling.
+const helperSpin = 50 * time.Microsecond
+
+// closeCrew ends the helpers of c.
+func closeCrew(c *crew) {
+	close(c.shards)
+}
+
+// serve runs the shards it takes from c's queue until the queue is closed. A
+// shard's Frozen is referenced only while the shard runs, so an idle helper
+// does not keep its Frozen alive.
+func (c *crew) serve() {
+	for {
+		s, ok := c.next()
+		if !ok {
+			return
 		}
-		s.done.Done()
+		s.run()
 	}
+}
+
+// next returns the next shard of c's queue, or false once the queue is closed,
+// counting the helper idle meanwhile: it polls the queue for helperSpin,
+// yielding to other goroutines now and then, and then blocks on it.
+func (c *crew) next() (shard, bool) {
+	c.idle.Add(1)
+	defer c.idle.Add(-1)
+	deadline := time.Now().Add(helperSpin)
+	for i := 1; ; i++ {
+		select {
+		case s, ok := <-c.shards:
+			return s, ok
+		default:
+		}
+		if i%64 == 0 {
+			if time.Now().After(deadline) {
+				break
+			}
+			goruntime.Gosched()
+		}
+	}
+	s, ok := <-c.shards
+	return s, ok
+}
+
+// post queues s for a helper and reports whether it could: the queue is full
+// when the helpers are busy with other calls' shards.
+func (c *crew) post(s shard) bool {
+	select {
+	case c.shards <- s:
+		return true
+	default:
+		return false
+	}
+}
+
+// reclaim runs the shards left in c's queue on the caller's goroutine (its
+// call's, or another's), so that the call never waits for a shard that no
+// helper has taken.
+func (c *crew) reclaim() {
+	for {
+		select {
+		case s, ok := <-c.shards:
+			if !ok {
+				return
+			}
+			s.run()
+		default:
+			return
+		}
+	}
+}
+
+// run runs shard s, on a helper or on the caller's goroutine, and marks it
+// done.
+func (s shard) run() {
+	if s.one != nil {
+		s.f.runParts(s.one, s.vec)
+	} else {
+		w := s.f.borrow()
+		s.f.forwardRange(w, s.x, s.logits, s.lo, s.hi)
+		s.f.giveBack(w)
+	}
+	s.done.Done()
 }
 
 // forward runs the first n samples of the tile x through the network on w's
@@ -259,53 +339,51 @@ func (f *Frozen) giveBack(w *worker) {
 	}
 }
 
-// oneParts is the number of parts of each of the 21 stages of Frozen's split
+// oneParts is the number of parts of each of the 17 stages of Frozen's split
 // one-sample forward, on the pure-Go path ([0]) and on the vector paths ([1]).
-var oneParts = [2][21]int32{
-	{1, 8, 1, 8, 1, 8, 8, 1, 8, 1, 1, 8, 8, 1, 8, 1, 1, 8, 8, 1, 1},
-	{8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 1, 1},
+var oneParts = [2][17]int32{
+	{1, 1, 1, 8, 8, 1, 1, 1, 8, 8, 1, 1, 1, 8, 8, 1, 1},
+	{8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 1, 1},
 }
 
 // oneSplit is the progress of a split one-sample forward on the buffers of the
 // worker that holds it: per stage, the number of parts claimed and of parts
 // finished.
 type oneSplit struct {
-	claimed, finished [21]atomic.Int32
-}
-
-// recruit sends s to a helper that is idle and reports whether one took it; it
-// never waits for a busy one.
-func (f *Frozen) recruit(s shard) bool {
-	s.done.Add(1)
-	select {
-	case f.shards <- s:
-		return true
-	default:
-		s.done.Done()
-		return false
-	}
+	claimed, finished [17]atomic.Int32
 }
 
 // forwardOne runs the sample in w's input tile through the network with the
 // help of the idle helpers, up to Workers()−1 of them: the caller and the
 // helpers claim the parts of each stage (oneParts) one at a time, and wait for
 // the stage's last part before they start on the next one. It reports false,
-// having run nothing, when every helper is busy.
+// having run nothing, when no helper is idle.
 func (f *Frozen) forwardOne(w *worker, vec bool) bool {
+	idle := min(int(f.crew.idle.Load()), f.workers-1)
+	if idle == 0 {
+		return false
+	}
 	sp := &w.split
 	for i := range sp.claimed {
 		sp.claimed[i].Store(0)
 		sp.finished[i].Store(0)
 	}
 	s := shard{f: f, one: w, vec: vec, done: &w.shards}
-	helped := false
-	for i := 1; i < f.workers && f.recruit(s); i++ {
-		helped = true
+	posted := 0
+	for range idle {
+		w.shards.Add(1)
+		if !f.crew.post(s) {
+			w.shards.Done()
+			break
+		}
+		posted++
 	}
-	if !helped {
+	if posted == 0 {
 		return false
 	}
 	f.runParts(w, vec)
+	// A shard that no helper took finds every part done.
+	f.crew.reclaim()
 	w.shards.Wait()
 	return true
 }
@@ -616,14 +694,15 @@ func block3_addForwardPart(in0, in1, out []float32) {
 	addVec(out, in0, in1)
 }
 
-// partSpan returns part's share [lo, hi) of size values cut into parts, at
-// multiples of 16 values (64 bytes) so that no two parts write the same cache
-// line.
-func partSpan(size, part, parts int) (lo, hi int) {
-	lo = part * size / parts &^ 15
+// partSpan returns part's share [lo, hi) of size items cut into parts, at
+// multiples of unit items: 16 values (64 bytes) for an elementwise stage, so
+// that no two parts write the same cache line; a GEMM's row block of pixels
+// for a pointwise convolution.
+func partSpan(size, part, parts, unit int) (lo, hi int) {
+	lo = part * size / parts / unit * unit
 	hi = size
 	if part+1 < parts {
-		hi = (part + 1) * size / parts &^ 15
+		hi = (part + 1) * size / parts / unit * unit
 	}
 	return lo, hi
 }
@@ -693,15 +772,15 @@ func (f *Frozen) Forward(x, logits []float32) {
 	for i := 1; i < used; i++ {
 		s := shard{f: f, x: x, logits: logits, lo: bound(i), hi: bound(i + 1), done: &w.shards}
 		w.shards.Add(1)
-		select {
-		case f.shards <- s:
-		default:
+		if !f.crew.post(s) {
 			// Every helper is busy with other calls: run the shard here.
-			f.forwardRange(w, x, logits, s.lo, s.hi)
-			w.shards.Done()
+			s.run()
 		}
 	}
 	f.forwardRange(w, x, logits, 0, bound(1))
+	if used > 1 {
+		f.crew.reclaim()
+	}
 	w.shards.Wait()
 	f.giveBack(w)
 }

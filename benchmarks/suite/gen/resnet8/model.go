@@ -1428,25 +1428,23 @@ func (w *worker) forwardPart(p *parameters, pk *packed, vec bool, stage, part in
 			cols := w.buf.conv1Cols[:27648]
 			conv1Im2colRows((*[3072]float32)(x[:3072]), (*[27648]float32)(cols), lo, hi)
 			conv1ForwardVec(w.buf.conv1Out[lo*512:hi*512], cols[lo*864:hi*864], &p.conv1Weight, &p.conv1Bias, (hi-lo)*32)
+			relu1InPlace(w.buf.conv1Out[lo*512 : hi*512])
 		} else {
 			conv1Forward(n, x, &w.buf.conv1Out, &p.conv1Weight, &p.conv1Bias)
+			relu1InPlace(w.buf.conv1Out[:16384])
 		}
 	case 1:
-		lo, hi := partSpan(16384, part, 8)
-		relu1InPlace(w.buf.conv1Out[lo:hi])
-	case 2:
 		if vec {
 			lo, hi := part*32/8, (part+1)*32/8
 			cols := w.buf.block1_conv1Cols[:147456]
 			block1_conv1Im2colRows((*[16384]float32)(w.buf.conv1Out[:16384]), (*[147456]float32)(cols), lo, hi)
 			block1_conv1ForwardVec(w.buf.block1_conv1Out[lo*512:hi*512], cols[lo*4608:hi*4608], &p.block1_conv1Weight, &p.block1_conv1Bias, (hi-lo)*32)
+			block1_relu1InPlace(w.buf.block1_conv1Out[lo*512 : hi*512])
 		} else {
 			block1_conv1Forward(n, &w.buf.conv1Out, &w.buf.block1_conv1Out, &p.block1_conv1Weight, &p.block1_conv1Bias)
+			block1_relu1InPlace(w.buf.block1_conv1Out[:16384])
 		}
-	case 3:
-		lo, hi := partSpan(16384, part, 8)
-		block1_relu1InPlace(w.buf.block1_conv1Out[lo:hi])
-	case 4:
+	case 2:
 		if vec {
 			lo, hi := part*32/8, (part+1)*32/8
 			cols := w.buf.block1_conv2Cols[:147456]
@@ -1455,25 +1453,24 @@ func (w *worker) forwardPart(p *parameters, pk *packed, vec bool, stage, part in
 		} else {
 			block1_conv2Forward(n, &w.buf.block1_conv1Out, &w.buf.block1_conv2Out, &p.block1_conv2Weight, &p.block1_conv2Bias)
 		}
-	case 5:
-		lo, hi := partSpan(16384, part, 8)
+	case 3:
+		lo, hi := partSpan(16384, part, 8, 16)
 		block1_addForwardPart(w.buf.conv1Out[lo:hi], w.buf.block1_conv2Out[lo:hi], w.buf.block1_addOut[lo:hi])
-	case 6:
-		lo, hi := partSpan(16384, part, 8)
+	case 4:
+		lo, hi := partSpan(16384, part, 8, 16)
 		block1_relu2InPlace(w.buf.block1_addOut[lo:hi])
-	case 7:
+	case 5:
 		if vec {
 			lo, hi := part*16/8, (part+1)*16/8
 			cols := w.buf.block2_conv1Cols[:36864]
 			block2_conv1Im2colRows((*[16384]float32)(w.buf.block1_addOut[:16384]), (*[36864]float32)(cols), lo, hi)
 			block2_conv1ForwardVec(w.buf.block2_conv1Out[lo*512:hi*512], cols[lo*2304:hi*2304], &p.block2_conv1Weight, &p.block2_conv1Bias, (hi-lo)*16)
+			block2_relu1InPlace(w.buf.block2_conv1Out[lo*512 : hi*512])
 		} else {
 			block2_conv1Forward(n, &w.buf.block1_addOut, &w.buf.block2_conv1Out, &p.block2_conv1Weight, &p.block2_conv1Bias)
+			block2_relu1InPlace(w.buf.block2_conv1Out[:8192])
 		}
-	case 8:
-		lo, hi := partSpan(8192, part, 8)
-		block2_relu1InPlace(w.buf.block2_conv1Out[lo:hi])
-	case 9:
+	case 6:
 		if vec {
 			lo, hi := part*16/8, (part+1)*16/8
 			cols := w.buf.block2_conv2Cols[:73728]
@@ -1482,7 +1479,7 @@ func (w *worker) forwardPart(p *parameters, pk *packed, vec bool, stage, part in
 		} else {
 			block2_conv2Forward(n, &w.buf.block2_conv1Out, &w.buf.block2_conv2Out, &p.block2_conv2Weight, &p.block2_conv2Bias)
 		}
-	case 10:
+	case 7:
 		if vec {
 			lo, hi := part*16/8, (part+1)*16/8
 			cols := w.buf.block2_shortcutCols[:4096]
@@ -1491,25 +1488,24 @@ func (w *worker) forwardPart(p *parameters, pk *packed, vec bool, stage, part in
 		} else {
 			block2_shortcutForward(n, &w.buf.block1_addOut, &w.buf.block2_shortcutOut, &p.block2_shortcutWeight, &p.block2_shortcutBias)
 		}
-	case 11:
-		lo, hi := partSpan(8192, part, 8)
+	case 8:
+		lo, hi := partSpan(8192, part, 8, 16)
 		block2_addForwardPart(w.buf.block2_shortcutOut[lo:hi], w.buf.block2_conv2Out[lo:hi], w.buf.block2_addOut[lo:hi])
-	case 12:
-		lo, hi := partSpan(8192, part, 8)
+	case 9:
+		lo, hi := partSpan(8192, part, 8, 16)
 		block2_relu2InPlace(w.buf.block2_addOut[lo:hi])
-	case 13:
+	case 10:
 		if vec {
 			lo, hi := part*8/8, (part+1)*8/8
 			cols := w.buf.block3_conv1Cols[:18432]
 			block3_conv1Im2colRows((*[8192]float32)(w.buf.block2_addOut[:8192]), (*[18432]float32)(cols), lo, hi)
 			block3_conv1ForwardVec(w.buf.block3_conv1Out[lo*512:hi*512], cols[lo*2304:hi*2304], &p.block3_conv1Weight, &p.block3_conv1Bias, (hi-lo)*8)
+			block3_relu1InPlace(w.buf.block3_conv1Out[lo*512 : hi*512])
 		} else {
 			block3_conv1Forward(n, &w.buf.block2_addOut, &w.buf.block3_conv1Out, &p.block3_conv1Weight, &p.block3_conv1Bias)
+			block3_relu1InPlace(w.buf.block3_conv1Out[:4096])
 		}
-	case 14:
-		lo, hi := partSpan(4096, part, 8)
-		block3_relu1InPlace(w.buf.block3_conv1Out[lo:hi])
-	case 15:
+	case 11:
 		if vec {
 			lo, hi := part*8/8, (part+1)*8/8
 			cols := w.buf.block3_conv2Cols[:36864]
@@ -1518,7 +1514,7 @@ func (w *worker) forwardPart(p *parameters, pk *packed, vec bool, stage, part in
 		} else {
 			block3_conv2Forward(n, &w.buf.block3_conv1Out, &w.buf.block3_conv2Out, &p.block3_conv2Weight, &p.block3_conv2Bias)
 		}
-	case 16:
+	case 12:
 		if vec {
 			lo, hi := part*8/8, (part+1)*8/8
 			cols := w.buf.block3_shortcutCols[:2048]
@@ -1527,15 +1523,15 @@ func (w *worker) forwardPart(p *parameters, pk *packed, vec bool, stage, part in
 		} else {
 			block3_shortcutForward(n, &w.buf.block2_addOut, &w.buf.block3_shortcutOut, &p.block3_shortcutWeight, &p.block3_shortcutBias)
 		}
-	case 17:
-		lo, hi := partSpan(4096, part, 8)
+	case 13:
+		lo, hi := partSpan(4096, part, 8, 16)
 		block3_addForwardPart(w.buf.block3_shortcutOut[lo:hi], w.buf.block3_conv2Out[lo:hi], w.buf.block3_addOut[lo:hi])
-	case 18:
-		lo, hi := partSpan(4096, part, 8)
+	case 14:
+		lo, hi := partSpan(4096, part, 8, 16)
 		block3_relu2InPlace(w.buf.block3_addOut[lo:hi])
-	case 19:
+	case 15:
 		poolForward(n, &w.buf.block3_addOut, &w.buf.poolOut)
-	case 20:
+	case 16:
 		if vec {
 			if n == 1 {
 				fcPackedOneVec((*[10]float32)(w.buf.fcOut[:10]), (*[64]float32)(w.buf.poolOut[:64]), &pk.fcWeight, &p.fcBias)
