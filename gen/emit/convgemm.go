@@ -95,10 +95,10 @@ func transposedWindow(l *ir.Layer) window {
 
 // convGemmKernels returns the gen/asm kernels of the im2col path of conv
 // stage s and fills v (forward, weightGrad, inputGrad, transposedSize,
-// inputReLU, im2col, transposedConv, group, plane). split says that the
-// package has the split one-sample forward, whose parts run the forward
-// GEMM (v.forward) on rows of the im2col matrix even where the whole
-// forward runs on a PlaneConv2DForward kernel.
+// inputReLU, im2col, transposedConv, group, plane, chunks, partRows).
+// split says that the package has the split one-sample forward, whose
+// parts gather rows of the im2col matrix with kernels of their heights
+// (partRows).
 func convGemmKernels(s *stage, v *vecStage, reluIn, split bool) []asm.Kernel {
 	l := s.layer
 	kkc, units := l.KernelH*l.KernelW*l.In.Channels, l.Filters
@@ -153,9 +153,8 @@ func convGemmKernels(s *stage, v *vecStage, reluIn, split bool) []asm.Kernel {
 			OutH: l.Out.Height, OutW: l.Out.Width, Filters: units,
 		}}
 		v.planeSlack = asm.PlaneSlack(k.Conv)
-		if !split {
-			ks = slices.DeleteFunc(ks, func(k asm.Kernel) bool { return k.Name == v.forward })
-		}
+		// (The split one-sample forward runs it whole too.)
+		ks = slices.DeleteFunc(ks, func(k asm.Kernel) bool { return k.Name == v.forward })
 		ks = append(ks, k)
 	}
 	if v.plane == "" {
@@ -168,6 +167,23 @@ func convGemmKernels(s *stage, v *vecStage, reluIn, split bool) []asm.Kernel {
 		if t := im2colChunkTail(l.Out.Height, v.chunkRows); t > 0 {
 			v.chunkTailKernel = s.base + sufIm2colTailVec
 			ks = append(ks, paddedOf(windowOf(l)).chunkKernel(v.chunkTailKernel, t))
+		}
+	}
+	if split && v.plane == "" {
+		// The split one-sample forward's parts gather their output
+		// rows of the im2col matrix with kernels of their heights
+		// (those of the chunks where they match).
+		v.partRows = map[int]string{}
+		for _, h := range rowPartHeights(l.Out.Height) {
+			switch {
+			case h == v.chunkRows:
+				v.partRows[h] = v.chunkKernel
+			case v.chunkTailKernel != "" && h == im2colChunkTail(l.Out.Height, v.chunkRows):
+				v.partRows[h] = v.chunkTailKernel
+			default:
+				v.partRows[h] = fmt.Sprintf("%s%s%dVec", s.base, sufIm2colRows, h)
+				ks = append(ks, paddedOf(windowOf(l)).chunkKernel(v.partRows[h], h))
+			}
 		}
 	}
 	v.colsSize += paddedOf(windowOf(l)).size
@@ -345,6 +361,22 @@ func (p padded) chunkKernel(name string, rows int) asm.Kernel {
 	return k
 }
 
+// imPadAt is the offset in an im2col stage's <layer>Cols of the padded
+// copy of its input: after the group's matrices (the larger of im2col's
+// and dy2col's) come im2col's padded input, then dy2col's or col2im's
+// accumulator (of im2col's size), then the plane kernel's slack.
+func imPadAt(s *stage) int {
+	v := s.vec
+	at := colsSize(s) - v.planeSlack - paddedOf(windowOf(s.layer)).size
+	if v.transposedConv {
+		at -= paddedOf(transposedWindow(s.layer)).size
+	}
+	if v.col2imKernel != "" {
+		at -= paddedOf(windowOf(s.layer)).size
+	}
+	return at
+}
+
 // colsSize is the size in floats of an im2col stage's <layer>Cols buffer.
 func colsSize(s *stage) int { return s.vec.colsSize }
 
@@ -497,17 +529,10 @@ func (p *plan) convGemm(f *jen.File, s *stage) {
 	im2col := s.base + sufIm2col
 	f.Comment(wrapDoc(fmt.Sprintf("%s writes the im2col matrix of one sample x of %s to cols: row oy·%d+ox holds the %d inputs under the window of output pixel (oy, ox) in weight order [kh][kw][c], zeros for taps in the padding.", im2col, describe(s), g.ow, kkc)))
 	imPad := paddedOf(g)
-	// padAt is the offset in cols of the padded inputs: after the group's
-	// matrices (the larger of im2col's and dy2col's), im2col's then
-	// dy2col's or col2im's accumulator (of im2col's size).
-	padAt := colsSize(s) - v.planeSlack - imPad.size
+	padAt := imPadAt(s)
 	var dyPad padded
 	if v.transposedConv {
 		dyPad = paddedOf(transposedWindow(l))
-		padAt -= dyPad.size
-	}
-	if v.col2imKernel != "" {
-		padAt -= imPad.size
 	}
 	imParams := []jen.Code{jen.Id("x").Add(ptrFloatArr(inSize)), jen.Id("cols").Add(ptrFloatArr(colsOne))}
 	if imPad.size > 0 {

@@ -159,9 +159,9 @@
 // sample by default), splits the one sample's forward (split.go): each
 // stage is cut into parts (output rows of an im2col or grouped convolution,
 // pixels of a pointwise one, values of an elementwise stage;
-// <layer>Im2colRows, <layer>ForwardRows, <layer>ForwardPart), which the
-// caller and its helpers claim one at a time, with a barrier after each
-// stage; the other stages are one part. A convolution's parts apply the
+// <layer>Im2colRows<h>Vec, <layer>ForwardRows, <layer>ForwardPart), which
+// the caller and its helpers claim one at a time, from either end, with a
+// barrier after each stage; the other stages are one part. A convolution's parts apply the
 // ReLU after it to the values they compute, which saves that ReLU's
 // barrier.
 // Every part computes its values as the whole stage does, so any split
@@ -184,7 +184,7 @@
 // activations <layer>InPlace and convolutions with their ReLU
 // <layer>ForwardReLU, the im2col path's <layer>Im2col,
 // <layer>Col2im, <layer>Dy2col, <layer>Flip, <layer>ForwardGemm,
-// <layer>BackwardGemm, the split one-sample forward's <layer>Im2colRows,
+// <layer>BackwardGemm, the split one-sample forward's <layer>Im2colRows<h>Vec,
 // <layer>ForwardRows and <layer>ForwardPart, batch norm's <layer>Eval,
 // <layer>Moments, <layer>Sums, <layer>Shift; tile buffers <layer>Out,
 // <layer>Grad, <layer>Arg, <layer>Cols, <layer>Partial, <layer>Mask, and

@@ -334,7 +334,7 @@ func (p *plan) crewCode(f *jen.File) {
 	}
 	if p.splitsOne() {
 		run = []jen.Code{jen.If(id("s").Dot("one").Op("!=").Nil()).Block(
-			id("s").Dot("f").Dot("runParts").Call(id("s").Dot("one"), id("s").Dot("vec")),
+			id("s").Dot("f").Dot("runParts").Call(id("s").Dot("one"), id("s").Dot("vec"), jen.True()),
 		).Else().Block(run...)}
 	}
 	run = append(run, id("s").Dot("done").Dot("Done").Call())

@@ -2,6 +2,7 @@ package emit
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/cnngen/cnngen/gen/ir"
 	"github.com/cnngen/cnngen/runtime"
@@ -12,16 +13,21 @@ import (
 // Options.SplitLogitsMACs cuts each stage of its forward into parts, which the caller
 // and the idle helpers it recruits claim one at a time from an atomic
 // counter, with a barrier (a count of finished parts) after each stage,
-// whose output the next one reads. Every part writes its own rows or
+// whose output the next one reads. The caller claims from the first part
+// on and the helpers from the last one back, so that with two goroutines
+// each computes about the same rows from stage to stage, in its own
+// cache. Every part writes its own rows or
 // values of the caller's tile buffers, and is computed alike whoever
 // claims it.
 //
 // The stages that can be cut, and how:
 //
 //   - a convolution on the im2col path, on the vector ISAs: by output
-//     rows, each part gathering its rows of the im2col matrix
-//     (<layer>Im2colRows) and running the GEMM on them; a pointwise one
-//     by pixels, at multiples of the GEMM's row block (gemmRowBlock);
+//     rows, each part gathering its rows of the im2col matrix with the
+//     Im2colInterior kernel of its height (<layer>Im2colRows<h>Vec, from
+//     the padded copy of the input, which a step of its own fills by rows
+//     before: splitStep) and running the GEMM on them; a pointwise one by
+//     pixels, at multiples of the GEMM's row block (gemmRowBlock);
 //   - a grouped (depthwise) convolution, on every path: by output rows
 //     (<layer>ForwardRows, the loop of <layer>Forward over a range of rows);
 //   - a standalone activation or an add: by values (<layer>ForwardPart), cut at
@@ -30,9 +36,10 @@ import (
 // A convolution whose Frozen forward applies the ReLU after it
 // (frozenReLUs) applies it in each part, to the values the part has just
 // computed: the ReLU is then no stage of its own (splitStages). Every
-// other stage (pools, dense layers, unrolled convolutions, concat, batch
-// norm shifts) is one part, which the first goroutine to get there runs
-// while the others wait at the barrier.
+// other stage (pools, dense layers, unrolled convolutions, a one-channel
+// first layer on the plane kernel, concat, batch norm shifts) is one part,
+// which the first goroutine to get there runs while the others wait at
+// the barrier.
 //
 // The helpers are the Frozen's crew (crewCode), which polls for shards
 // for a moment after each: the stages take microseconds, and waking a
@@ -98,6 +105,8 @@ const (
 	im2colRows                  // output rows, on the vector path only
 	groupedRows                 // output rows
 	values                      // values of an elementwise stage
+	// padCopy is a step with pad set (splitStep): input rows.
+	padCopy
 )
 
 // partKindOf returns how stage s is cut.
@@ -110,6 +119,10 @@ func (p *plan) partKindOf(s *stage) partKind {
 		switch {
 		case s.groups() > 1:
 			return groupedRows
+		case s.vec != nil && s.vec.plane != "":
+			// (Its one-channel first layer is small, and its kernel
+			// reads the whole padded copy of the input.)
+			return whole
 		case s.vec != nil && s.vec.im2col:
 			return im2colRows
 		}
@@ -142,8 +155,57 @@ func (p *plan) partsOf(s *stage, vec bool) int {
 	return 1
 }
 
+// rowPartHeights returns the heights, in increasing order, of the parts
+// that a stage of oh output rows is cut into on the vector path
+// (partsOf): one height, or two consecutive ones.
+func rowPartHeights(oh int) []int {
+	parts := min(oh, maxParts)
+	var hs []int
+	for part := range parts {
+		h := (part+1)*oh/parts - part*oh/parts
+		if !slices.Contains(hs, h) {
+			hs = append(hs, h)
+		}
+	}
+	slices.Sort(hs)
+	return hs
+}
+
+// splitStep is one step of the split forward: stage s, or, with pad set,
+// the copy of the input of s, a padded convolution on the im2col path,
+// into the zero-bordered buffer from which its parts gather their rows of
+// the im2col matrix (on the vector path; nothing on the pure-Go one).
+type splitStep struct {
+	s   *stage
+	pad bool
+}
+
+// splitSteps returns the steps of the split forward, in order.
+func (p *plan) splitSteps() []splitStep {
+	var out []splitStep
+	for _, s := range p.splitStages() {
+		if p.partKindOf(s) == im2colRows && !pointwise(s.layer) && paddedOf(windowOf(s.layer)).size > 0 {
+			out = append(out, splitStep{s: s, pad: true})
+		}
+		out = append(out, splitStep{s: s})
+	}
+	return out
+}
+
+// stepParts returns the number of parts of step st on the vector path
+// (vec) or the pure-Go one.
+func (p *plan) stepParts(st splitStep, vec bool) int {
+	switch {
+	case !st.pad:
+		return p.partsOf(st.s, vec)
+	case vec:
+		return min(st.s.layer.In.Height, maxParts)
+	}
+	return 0
+}
+
 // partKernels emits the kernels of the stages' parts: <layer>ForwardRows,
-// <layer>ForwardPart and <layer>Im2colRows, and partSpan.
+// <layer>ForwardPart, and partSpan.
 func (p *plan) partKernels(f *jen.File) {
 	id := jen.Id
 	hasSpans := false
@@ -181,17 +243,7 @@ func (p *plan) partKernels(f *jen.File) {
 		case im2colRows:
 			if pointwise(l) {
 				hasSpans = true
-				break
 			}
-			g := windowOf(l)
-			cg := newColGeom(g)
-			fn := s.base + sufIm2colRows
-			f.Comment(wrapDoc(fmt.Sprintf("%s writes the rows of output rows [lo, hi) of the im2col matrix of one sample x of %s to cols, as %s%s does: a part of Frozen's split one-sample forward.", fn, describe(s), s.base, sufIm2col)))
-			f.Func().Id(fn).Params(
-				id("x").Add(ptrFloatArr(l.In.Size())),
-				id("cols").Add(ptrFloatArr(g.oh*g.ow*cg.kkc)),
-				jen.List(id("lo"), id("hi")).Int(),
-			).Block(im2colRowsBody(cg)...)
 		case values:
 			hasSpans = true
 			fn := s.base + sufForwardPart
@@ -227,30 +279,6 @@ func (p *plan) partKernels(f *jen.File) {
 	}
 }
 
-// im2colRowsBody is the body of <layer>Im2colRows: for each output pixel
-// of rows [lo, hi), each kernel row's run of inputs copied (the part inside
-// the input) or cleared (the padding). The unrolled <layer>Im2col writes
-// the same values.
-func im2colRowsBody(c colGeom) []jen.Code {
-	g, run := c.g, c.run
-	id := jen.Id
-	return []jen.Code{forUp("oy", id("lo"), id("hi"), forN("ox", g.ow,
-		c.rowView("cols"),
-		id("x0").Op(":=").Add(lin(-g.pl, term{g.sw, "ox"})),
-		jen.List(id("l"), id("h")).Op(":=").List(jen.Max(jen.Lit(0), jen.Op("-").Id("x0")), jen.Min(jen.Lit(g.kw), jen.Lit(g.w).Op("-").Id("x0"))),
-		forN("kh", g.kh,
-			id("r").Op(":=").Id("row").Index(lin(0, term{run, "kh"}), lin(run, term{run, "kh"})),
-			c.iyDef(),
-			jen.If(c.iyOut().Op("||").Id("l").Op(">=").Id("h")).Block(jen.Clear(id("r")), jen.Continue()),
-			id("at").Op(":=").Add(c.times(jen.Parens(id("iy").Op("*").Lit(g.w).Op("+").Id("x0").Op("+").Id("l")))),
-			jen.Clear(id("r").Index(jen.Empty(), c.times(id("l")))),
-			jen.Copy(id("r").Index(c.times(id("l")), c.times(id("h"))),
-				id("x").Index(id("at"), id("at").Op("+").Add(c.times(jen.Parens(id("h").Op("-").Id("l")))))),
-			jen.Clear(id("r").Index(c.times(id("h")), jen.Empty())),
-		),
-	))}
-}
-
 // partCode is what forwardPartMethod needs of runMethods' stage code: the
 // calls that run a whole stage (as forwardFrozen does), and the buffer
 // expressions on the caller's tile buffers.
@@ -263,7 +291,7 @@ type partCode struct {
 	oneArr, slice func(b *buffer) *jen.Statement
 	param         func(set string, i int) *jen.Statement
 	vecBias       func(s *stage, set string) *jen.Statement
-	// cols is the one sample's rows of s's im2col matrix, buf[:rows·kkc].
+	// cols is s's <layer>Cols buffer, whole, as a slice.
 	cols func(s *stage) *jen.Statement
 }
 
@@ -293,10 +321,28 @@ func (p *plan) forwardPartMethod(f *jen.File, c partCode) {
 	fusedPart := func(s *stage, size int) jen.Code {
 		return fused(s, lin(0, term{size, "lo"}), lin(0, term{size, "hi"}))
 	}
-	for i, s := range p.splitStages() {
-		l := s.layer
+	for i, st := range p.splitSteps() {
+		s, l := st.s, st.s.layer
 		var body []jen.Code
-		switch p.partKindOf(s) {
+		kind := p.partKindOf(s)
+		if st.pad {
+			kind = padCopy
+		}
+		switch kind {
+		case padCopy:
+			// Input rows [lo, hi) into the padded copy's interior.
+			pd := paddedOf(windowOf(l))
+			row := l.In.Width * l.In.Channels
+			parts := p.stepParts(st, true)
+			body = []jen.Code{jen.If(id("vec")).Block(
+				jen.List(id("lo"), id("hi")).Op(":=").List(
+					id("part").Op("*").Lit(l.In.Height).Op("/").Lit(parts),
+					jen.Parens(id("part").Op("+").Lit(1)).Op("*").Lit(l.In.Height).Op("/").Lit(parts)),
+				id("cols").Op(":=").Add(c.cols(s)),
+				id("pad").Op(":=").Add(arrView(pd.size, "cols", jen.Lit(imPadAt(s)))),
+				id("in").Op(":=").Add(c.oneArr(s.in)),
+				forUp("iy", id("lo"), id("hi"), jen.Copy(pd.rowIn("pad"), id("in").Index(lin(0, term{row, "iy"}), lin(row, term{row, "iy"})))),
+			)}
 		case whole:
 			body = []jen.Code{c.stage(s)}
 		case im2colRows:
@@ -304,16 +350,37 @@ func (p *plan) forwardPartMethod(f *jen.File, c partCode) {
 			// lo and hi count output rows of ow pixels, or pixels for a
 			// pointwise convolution.
 			span, px := rows(s, p.partsOf(s, true)), ow
-			gather := []jen.Code{
-				id("cols").Op(":=").Add(c.cols(s)),
-				id(s.base+sufIm2colRows).Call(c.oneArr(s.in), jen.Parens(ptrFloatArr(l.Out.Height*ow*kkc)).Parens(id("cols")), id("lo"), id("hi")),
-			}
+			var gather []jen.Code
 			if pointwise(l) {
 				// A 1×1 convolution with stride 1 and no padding: the
 				// im2col matrix is the input itself.
 				span = jen.List(id("lo"), id("hi")).Op(":=").Id("partSpan").Call(jen.Lit(l.Out.Height*ow), id("part"), jen.Lit(p.partsOf(s, true)), jen.Lit(gemmRowBlock))
 				px = 1
 				gather = []jen.Code{id("cols").Op(":=").Add(c.slice(s.in)).Index(jen.Empty(), jen.Lit(s.in.size))}
+			} else {
+				// The part's rows of the im2col matrix, from the padded
+				// copy (or the input itself), by a kernel of its height.
+				g, pd := windowOf(l), paddedOf(windowOf(l))
+				src := c.slice(s.in).Clone().Index(jen.Empty(), jen.Lit(s.in.size))
+				if pd.size > 0 {
+					src = id("cols").Index(jen.Lit(imPadAt(s)), jen.Lit(imPadAt(s)+pd.size))
+				}
+				inRow := pd.w * g.c // an input row (of the padded copy)
+				call := func(h int) jen.Code {
+					return id(s.vec.partRows[h]).Call(
+						arrView(h*ow*kkc, "cols", lin(0, term{ow * kkc, "lo"})),
+						arrView(((h-1)*g.sh+g.kh)*inRow, "src", lin(0, term{g.sh * inRow, "lo"})))
+				}
+				gather = []jen.Code{id("cols").Op(":=").Add(c.cols(s)), id("src").Op(":=").Add(src)}
+				if hs := rowPartHeights(l.Out.Height); len(hs) == 1 {
+					gather = append(gather, call(hs[0]))
+				} else {
+					var cases []jen.Code
+					for _, h := range hs {
+						cases = append(cases, jen.Case(jen.Lit(h)).Block(call(h)))
+					}
+					gather = append(gather, jen.Switch(id("hi").Op("-").Id("lo")).Block(cases...))
+				}
 			}
 			pixels := id("hi").Op("-").Id("lo")
 			if px > 1 {
@@ -371,7 +438,7 @@ func (p *plan) forwardPartMethod(f *jen.File, c partCode) {
 		params = append(params, id("shift").Op("*").Id("shifts"))
 	}
 	params = append(params, id("vec").Bool(), jen.List(id("stage"), id("part")).Int())
-	f.Comment(wrapDoc("forwardPart runs part part of stage stage of Frozen's split one-sample forward on the sample in w's input tile (see oneParts for the stages' part counts). Each part writes its own rows or values of w's buffers, as the whole stage would."))
+	f.Comment(wrapDoc("forwardPart runs part part of step stage of Frozen's split one-sample forward on the sample in w's input tile (see oneParts for the steps' part counts). Each part writes its own rows or values of w's buffers, as the whole step would."))
 	f.Func().Params(id("w").Op("*").Id("worker")).Id("forwardPart").Params(params...).Block(
 		jen.Const().Id("n").Op("=").Lit(1),
 		id("x").Op(":=").Op("&").Id("w").Dot("buf").Dot("x"),
@@ -389,16 +456,16 @@ func biasParamArg(s *stage, c partCode) jen.Code {
 
 // splitTypes emits oneParts and the oneSplit type that worker holds.
 func (p *plan) splitTypes(f *jen.File) {
-	stages := p.splitStages()
+	stages := p.splitSteps()
 	var goParts, vecParts []jen.Code
-	for _, s := range stages {
-		goParts = append(goParts, jen.Lit(p.partsOf(s, false)))
-		vecParts = append(vecParts, jen.Lit(p.partsOf(s, true)))
+	for _, st := range stages {
+		goParts = append(goParts, jen.Lit(p.stepParts(st, false)))
+		vecParts = append(vecParts, jen.Lit(p.stepParts(st, true)))
 	}
-	f.Comment(wrapDoc(fmt.Sprintf("oneParts is the number of parts of each of the %d stages of Frozen's split one-sample forward, on the pure-Go path ([0]) and on the vector paths ([1]).", len(stages))))
+	f.Comment(wrapDoc(fmt.Sprintf("oneParts is the number of parts of each of the %d steps of Frozen's split one-sample forward (its stages, and the copies of inputs into the padded buffers of the convolutions that read them), on the pure-Go path ([0]) and on the vector paths ([1]).", len(stages))))
 	f.Var().Id("oneParts").Op("=").Index(jen.Lit(2)).Index(jen.Lit(len(stages))).Int32().Values(
 		jen.Line().Values(goParts...), jen.Line().Values(vecParts...), jen.Line())
-	f.Comment(wrapDoc("oneSplit is the progress of a split one-sample forward on the buffers of the worker that holds it: per stage, the number of parts claimed and of parts finished."))
+	f.Comment(wrapDoc("oneSplit is the progress of a split one-sample forward on the buffers of the worker that holds it: per step, the number of parts claimed (from either end, see runParts) and of parts finished."))
 	f.Type().Id("oneSplit").Struct(
 		jen.List(jen.Id("claimed"), jen.Id("finished")).Index(jen.Lit(len(stages))).Qual("sync/atomic", "Int32"),
 	)
@@ -441,7 +508,7 @@ func (p *plan) splitMethods(f *jen.File) {
 			id("posted").Op("++"),
 		),
 		jen.If(id("posted").Op("==").Lit(0)).Block(jen.Return(jen.False())),
-		id("f").Dot("runParts").Call(id("w"), id("vec")),
+		id("f").Dot("runParts").Call(id("w"), id("vec"), jen.False()),
 		jen.Comment("A shard that no helper took finds every part done."),
 		id("f").Dot("crew").Dot("reclaim").Call(),
 		id("w").Dot("shards").Dot("Wait").Call(),
@@ -456,15 +523,20 @@ func (p *plan) splitMethods(f *jen.File) {
 		args = append(args, jen.Op("&").Id("f").Dot("shift"))
 	}
 	args = append(args, id("vec"), id("stage"), jen.Int().Call(id("part")))
-	f.Comment(wrapDoc("runParts is one goroutine's share of a split one-sample forward on w's buffers: stage by stage, it claims parts and runs them until none is left, then waits until the others have finished theirs, since the next stage reads the stage's whole output."))
-	f.Add(frecv()).Id("runParts").Params(id("w").Op("*").Id("worker"), id("vec").Bool()).Block(
+	f.Comment(wrapDoc("runParts is one goroutine's share of a split one-sample forward on w's buffers: step by step, it claims parts and runs them until none is left, then waits until the others have finished theirs, since the next step reads the step's whole output. The caller claims parts from the first on, the helpers (back) from the last one back, so that each goroutine computes about the same rows from one step to the next, which its cache holds, rather than rows another core has just written. The low and high 16 bits of claimed count the parts claimed from either end."))
+	f.Add(frecv()).Id("runParts").Params(id("w").Op("*").Id("worker"), jen.List(id("vec"), id("back")).Bool()).Block(
 		id("parts").Op(":=").Op("&").Id("oneParts").Index(jen.Lit(0)),
 		jen.If(id("vec")).Block(id("parts").Op("=").Op("&").Id("oneParts").Index(jen.Lit(1))),
 		id("sp").Op(":=").Op("&").Id("w").Dot("split"),
+		id("claim").Op(":=").Int32().Call(jen.Lit(1)),
+		jen.If(id("back")).Block(id("claim").Op("=").Lit(1).Op("<<").Lit(16)),
 		jen.For(jen.List(id("stage"), id("count")).Op(":=").Range().Id("parts")).Block(
 			jen.For().Block(
-				id("part").Op(":=").Id("sp").Dot("claimed").Index(id("stage")).Dot("Add").Call(jen.Lit(1)).Op("-").Lit(1),
-				jen.If(id("part").Op(">=").Id("count")).Block(jen.Break()),
+				id("c").Op(":=").Id("sp").Dot("claimed").Index(id("stage")).Dot("Add").Call(id("claim")),
+				jen.List(id("front"), id("fromBack")).Op(":=").List(id("c").Op("&").Id("0xffff"), id("c").Op(">>").Lit(16)),
+				jen.If(id("front").Op("+").Id("fromBack").Op(">").Id("count")).Block(jen.Break()),
+				id("part").Op(":=").Id("front").Op("-").Lit(1),
+				jen.If(id("back")).Block(id("part").Op("=").Id("count").Op("-").Id("fromBack")),
 				id("w").Dot("forwardPart").Call(args...),
 				id("sp").Dot("finished").Index(id("stage")).Dot("Add").Call(jen.Lit(1)),
 			),

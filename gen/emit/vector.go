@@ -97,6 +97,10 @@ type vecStage struct {
 	// chunkTailKernel is the Im2colInterior kernel of the output's last
 	// chunk when chunkRows does not divide its rows, "" otherwise.
 	chunkTailKernel string
+	// partRows maps the heights of the split one-sample forward's parts
+	// (rowPartHeights) to the Im2colInterior kernels that gather their
+	// rows of the im2col matrix; nil when the forward does not split.
+	partRows map[int]string
 	// plane is the gen/asm PlaneConv2DForward kernel that computes the
 	// forward of a padded one-channel stride-1 convolution straight from
 	// the padded copy of its input (no im2col), "" for none; planeSlack

@@ -616,7 +616,7 @@ func (p *plan) runMethods(f *jen.File) {
 			param:   param,
 			vecBias: vecBias,
 			cols: func(s *stage) *jen.Statement {
-				return root().Dot(s.base+sufCols).Index(jen.Empty(), jen.Lit(s.layer.Out.Height*s.layer.Out.Width*newColGeom(windowOf(s.layer)).kkc))
+				return root().Dot(s.base+sufCols).Index(jen.Empty(), jen.Empty())
 			},
 		})
 		alias = nil

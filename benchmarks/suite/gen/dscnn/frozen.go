@@ -334,7 +334,7 @@ func (c *crew) reclaim() {
 // done.
 func (s shard) run() {
 	if s.one != nil {
-		s.f.runParts(s.one, s.vec)
+		s.f.runParts(s.one, s.vec, true)
 	} else {
 		w := s.f.borrow()
 		s.f.forwardRange(w, s.x, s.logits, s.lo, s.hi)
@@ -367,18 +367,20 @@ func (f *Frozen) giveBack(w *worker) {
 	}
 }
 
-// oneParts is the number of parts of each of the 11 stages of Frozen's split
-// one-sample forward, on the pure-Go path ([0]) and on the vector paths ([1]).
-var oneParts = [2][11]int32{
-	{1, 8, 1, 8, 1, 8, 1, 8, 1, 1, 1},
-	{8, 8, 8, 8, 8, 8, 8, 8, 8, 1, 1},
+// oneParts is the number of parts of each of the 12 steps of Frozen's split
+// one-sample forward (its stages, and the copies of inputs into the padded
+// buffers of the convolutions that read them), on the pure-Go path ([0]) and
+// on the vector paths ([1]).
+var oneParts = [2][12]int32{
+	{0, 1, 8, 1, 8, 1, 8, 1, 8, 1, 1, 1},
+	{8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 1, 1},
 }
 
 // oneSplit is the progress of a split one-sample forward on the buffers of the
-// worker that holds it: per stage, the number of parts claimed and of parts
-// finished.
+// worker that holds it: per step, the number of parts claimed (from either
+// end, see runParts) and of parts finished.
 type oneSplit struct {
-	claimed, finished [11]atomic.Int32
+	claimed, finished [12]atomic.Int32
 }
 
 // forwardOne runs the sample in w's input tile through the network with the
@@ -409,7 +411,7 @@ func (f *Frozen) forwardOne(w *worker, vec bool) bool {
 	if posted == 0 {
 		return false
 	}
-	f.runParts(w, vec)
+	f.runParts(w, vec, false)
 	// A shard that no helper took finds every part done.
 	f.crew.reclaim()
 	w.shards.Wait()
@@ -417,20 +419,33 @@ func (f *Frozen) forwardOne(w *worker, vec bool) bool {
 }
 
 // runParts is one goroutine's share of a split one-sample forward on w's
-// buffers: stage by stage, it claims parts and runs them until none is left,
-// then waits until the others have finished theirs, since the next stage reads
-// the stage's whole output.
-func (f *Frozen) runParts(w *worker, vec bool) {
+// buffers: step by step, it claims parts and runs them until none is left,
+// then waits until the others have finished theirs, since the next step reads
+// the step's whole output. The caller claims parts from the first on, the
+// helpers (back) from the last one back, so that each goroutine computes about
+// the same rows from one step to the next, which its cache holds, rather than
+// rows another core has just written. The low and high 16 bits of claimed
+// count the parts claimed from either end.
+func (f *Frozen) runParts(w *worker, vec, back bool) {
 	parts := &oneParts[0]
 	if vec {
 		parts = &oneParts[1]
 	}
 	sp := &w.split
+	claim := int32(1)
+	if back {
+		claim = 1 << 16
+	}
 	for stage, count := range parts {
 		for {
-			part := sp.claimed[stage].Add(1) - 1
-			if part >= count {
+			c := sp.claimed[stage].Add(claim)
+			front, fromBack := c&0xffff, c>>16
+			if front+fromBack > count {
 				break
+			}
+			part := front - 1
+			if back {
+				part = count - fromBack
 			}
 			w.forwardPart(&f.params, &f.packed, vec, stage, int(part))
 			sp.finished[stage].Add(1)
@@ -465,32 +480,6 @@ func record(avg *atomic.Int64, start time.Time) {
 		ns = old + (ns-old)/8
 	}
 	avg.Store(max(ns, 1))
-}
-
-// conv1Im2colRows writes the rows of output rows [lo, hi) of the im2col matrix
-// of one sample x of conv1 (conv2d 10x4, 64 filters, stride 2x2, same padding,
-// 49x10x1 → 25x5x64) to cols, as conv1Im2col does: a part of Frozen's split
-// one-sample forward.
-func conv1Im2colRows(x *[490]float32, cols *[5000]float32, lo, hi int) {
-	for oy := lo; oy < hi; oy++ {
-		for ox := 0; ox < 5; ox++ {
-			row := (*[40]float32)(cols[oy*200+ox*40:])
-			x0 := ox*2 - 1
-			l, h := max(0, -x0), min(4, 10-x0)
-			for kh := 0; kh < 10; kh++ {
-				r := row[kh*4 : kh*4+4]
-				iy := oy*2 + kh - 4
-				if iy < 0 || iy >= 49 || l >= h {
-					clear(r)
-					continue
-				}
-				at := (iy*10 + x0 + l)
-				clear(r[:l])
-				copy(r[l:h], x[at:at+(h-l)])
-				clear(r[h:])
-			}
-		}
-	}
 }
 
 // dw1ForwardRows computes output rows [lo, hi) of dw1 (conv2d 3x3, 64 filters,

@@ -1545,26 +1545,42 @@ func (w *worker) forwardFrozen(p *parameters, pk *packed, vec bool, n int, x *[T
 	}
 }
 
-// forwardPart runs part part of stage stage of Frozen's split one-sample
-// forward on the sample in w's input tile (see oneParts for the stages' part
+// forwardPart runs part part of step stage of Frozen's split one-sample
+// forward on the sample in w's input tile (see oneParts for the steps' part
 // counts). Each part writes its own rows or values of w's buffers, as the
-// whole stage would.
+// whole step would.
 func (w *worker) forwardPart(p *parameters, pk *packed, vec bool, stage, part int) {
 	const n = 1
 	x := &w.buf.x
 	switch stage {
 	case 0:
 		if vec {
+			lo, hi := part*49/8, (part+1)*49/8
+			cols := w.buf.conv1Cols[:]
+			pad := (*[696]float32)(cols[20000:])
+			in := (*[490]float32)(x[:490])
+			for iy := lo; iy < hi; iy++ {
+				copy(pad[iy*12+49:iy*12+59], in[iy*10:iy*10+10])
+			}
+		}
+	case 1:
+		if vec {
 			lo, hi := part*25/8, (part+1)*25/8
-			cols := w.buf.conv1Cols[:5000]
-			conv1Im2colRows((*[490]float32)(x[:490]), (*[5000]float32)(cols), lo, hi)
+			cols := w.buf.conv1Cols[:]
+			src := cols[20000:20696]
+			switch hi - lo {
+			case 3:
+				conv1Im2colRows3Vec((*[600]float32)(cols[lo*200:]), (*[168]float32)(src[lo*24:]))
+			case 4:
+				conv1Im2colRows4Vec((*[800]float32)(cols[lo*200:]), (*[192]float32)(src[lo*24:]))
+			}
 			conv1ForwardVec(w.buf.conv1Out[lo*320:hi*320], cols[lo*200:hi*200], &p.conv1Weight, &p.conv1Bias, (hi-lo)*5)
 			relu1InPlace(w.buf.conv1Out[lo*320 : hi*320])
 		} else {
 			conv1Forward(n, x, &w.buf.conv1Out, &p.conv1Weight, &p.conv1Bias)
 			relu1InPlace(w.buf.conv1Out[:8000])
 		}
-	case 1:
+	case 2:
 		lo, hi := part*25/8, (part+1)*25/8
 		if vec {
 			dw1ForwardRowsVec((*[8000]float32)(w.buf.conv1Out[:8000]), (*[8000]float32)(w.buf.dw1Out[:8000]), &p.dw1Weight, &p.dw1Bias, lo, hi)
@@ -1572,7 +1588,7 @@ func (w *worker) forwardPart(p *parameters, pk *packed, vec bool, stage, part in
 			dw1ForwardRows((*[8000]float32)(w.buf.conv1Out[:8000]), (*[8000]float32)(w.buf.dw1Out[:8000]), &p.dw1Weight, &p.dw1Bias, lo, hi)
 		}
 		dw1_reluInPlace(w.buf.dw1Out[lo*320 : hi*320])
-	case 2:
+	case 3:
 		if vec {
 			lo, hi := partSpan(125, part, 8, 6)
 			cols := w.buf.dw1Out[:8000]
@@ -1582,7 +1598,7 @@ func (w *worker) forwardPart(p *parameters, pk *packed, vec bool, stage, part in
 			pw1Forward(n, &w.buf.dw1Out, &w.buf.pw1Out, &p.pw1Weight, &p.pw1Bias)
 			pw1_reluInPlace(w.buf.pw1Out[:8000])
 		}
-	case 3:
+	case 4:
 		lo, hi := part*25/8, (part+1)*25/8
 		if vec {
 			dw2ForwardRowsVec((*[8000]float32)(w.buf.pw1Out[:8000]), (*[8000]float32)(w.buf.dw2Out[:8000]), &p.dw2Weight, &p.dw2Bias, lo, hi)
@@ -1590,7 +1606,7 @@ func (w *worker) forwardPart(p *parameters, pk *packed, vec bool, stage, part in
 			dw2ForwardRows((*[8000]float32)(w.buf.pw1Out[:8000]), (*[8000]float32)(w.buf.dw2Out[:8000]), &p.dw2Weight, &p.dw2Bias, lo, hi)
 		}
 		dw2_reluInPlace(w.buf.dw2Out[lo*320 : hi*320])
-	case 4:
+	case 5:
 		if vec {
 			lo, hi := partSpan(125, part, 8, 6)
 			cols := w.buf.dw2Out[:8000]
@@ -1600,7 +1616,7 @@ func (w *worker) forwardPart(p *parameters, pk *packed, vec bool, stage, part in
 			pw2Forward(n, &w.buf.dw2Out, &w.buf.pw2Out, &p.pw2Weight, &p.pw2Bias)
 			pw2_reluInPlace(w.buf.pw2Out[:8000])
 		}
-	case 5:
+	case 6:
 		lo, hi := part*25/8, (part+1)*25/8
 		if vec {
 			dw3ForwardRowsVec((*[8000]float32)(w.buf.pw2Out[:8000]), (*[8000]float32)(w.buf.dw3Out[:8000]), &p.dw3Weight, &p.dw3Bias, lo, hi)
@@ -1608,7 +1624,7 @@ func (w *worker) forwardPart(p *parameters, pk *packed, vec bool, stage, part in
 			dw3ForwardRows((*[8000]float32)(w.buf.pw2Out[:8000]), (*[8000]float32)(w.buf.dw3Out[:8000]), &p.dw3Weight, &p.dw3Bias, lo, hi)
 		}
 		dw3_reluInPlace(w.buf.dw3Out[lo*320 : hi*320])
-	case 6:
+	case 7:
 		if vec {
 			lo, hi := partSpan(125, part, 8, 6)
 			cols := w.buf.dw3Out[:8000]
@@ -1618,7 +1634,7 @@ func (w *worker) forwardPart(p *parameters, pk *packed, vec bool, stage, part in
 			pw3Forward(n, &w.buf.dw3Out, &w.buf.pw3Out, &p.pw3Weight, &p.pw3Bias)
 			pw3_reluInPlace(w.buf.pw3Out[:8000])
 		}
-	case 7:
+	case 8:
 		lo, hi := part*25/8, (part+1)*25/8
 		if vec {
 			dw4ForwardRowsVec((*[8000]float32)(w.buf.pw3Out[:8000]), (*[8000]float32)(w.buf.dw4Out[:8000]), &p.dw4Weight, &p.dw4Bias, lo, hi)
@@ -1626,7 +1642,7 @@ func (w *worker) forwardPart(p *parameters, pk *packed, vec bool, stage, part in
 			dw4ForwardRows((*[8000]float32)(w.buf.pw3Out[:8000]), (*[8000]float32)(w.buf.dw4Out[:8000]), &p.dw4Weight, &p.dw4Bias, lo, hi)
 		}
 		dw4_reluInPlace(w.buf.dw4Out[lo*320 : hi*320])
-	case 8:
+	case 9:
 		if vec {
 			lo, hi := partSpan(125, part, 8, 6)
 			cols := w.buf.dw4Out[:8000]
@@ -1636,9 +1652,9 @@ func (w *worker) forwardPart(p *parameters, pk *packed, vec bool, stage, part in
 			pw4Forward(n, &w.buf.dw4Out, &w.buf.pw4Out, &p.pw4Weight, &p.pw4Bias)
 			pw4_reluInPlace(w.buf.pw4Out[:8000])
 		}
-	case 9:
-		poolForward(n, &w.buf.pw4Out, &w.buf.poolOut)
 	case 10:
+		poolForward(n, &w.buf.pw4Out, &w.buf.poolOut)
+	case 11:
 		if vec {
 			if n == 1 {
 				fcPackedOneVec((*[12]float32)(w.buf.fcOut[:12]), (*[64]float32)(w.buf.poolOut[:64]), &pk.fcWeight, &p.fcBias)

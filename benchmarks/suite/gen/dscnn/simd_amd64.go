@@ -100,6 +100,36 @@ func conv1Im2colVec(cols *[125 * 40]float32, x *[58 * 12 * 1]float32) {
 	}
 }
 
+// conv1Im2colRows3Vec computes, for 14x12x1 inputs, 10x4 kernels at stride 2,2 with padding 0,0 (top, left) and 3x5x1 outputs:
+//
+//	cols[oh·OutW+ow][kh][kw][c] = x[oh·StrideH−PadTop+kh][ow·StrideW−PadLeft+kw][c]
+//	for oh in [0, 3), ow in [0, 5) (the other rows are left as they are)
+//
+// It runs the path runtime.ActiveISA names.
+func conv1Im2colRows3Vec(cols *[15 * 40]float32, x *[14 * 12 * 1]float32) {
+	switch runtime.ActiveISA() {
+	case runtime.AVX512, runtime.AVX2:
+		conv1Im2colVecAVX2(&cols[0], &x[0], 3, 5, 10, 16, 48, 8, 56, 0)
+	default:
+		conv1Im2colRows3VecGo(cols, x)
+	}
+}
+
+// conv1Im2colRows4Vec computes, for 16x12x1 inputs, 10x4 kernels at stride 2,2 with padding 0,0 (top, left) and 4x5x1 outputs:
+//
+//	cols[oh·OutW+ow][kh][kw][c] = x[oh·StrideH−PadTop+kh][ow·StrideW−PadLeft+kw][c]
+//	for oh in [0, 4), ow in [0, 5) (the other rows are left as they are)
+//
+// It runs the path runtime.ActiveISA names.
+func conv1Im2colRows4Vec(cols *[20 * 40]float32, x *[16 * 12 * 1]float32) {
+	switch runtime.ActiveISA() {
+	case runtime.AVX512, runtime.AVX2:
+		conv1Im2colVecAVX2(&cols[0], &x[0], 4, 5, 10, 16, 48, 8, 56, 0)
+	default:
+		conv1Im2colRows4VecGo(cols, x)
+	}
+}
+
 // dw1InteriorVecAVX2 is the AVX2 path of dw1InteriorVec (simd_amd64.s).
 //
 //go:noescape

@@ -32,6 +32,26 @@ func conv1Im2colVec(cols *[125 * 40]float32, x *[58 * 12 * 1]float32) {
 	conv1Im2colVecGo(cols, x)
 }
 
+// conv1Im2colRows3Vec computes, for 14x12x1 inputs, 10x4 kernels at stride 2,2 with padding 0,0 (top, left) and 3x5x1 outputs:
+//
+//	cols[oh·OutW+ow][kh][kw][c] = x[oh·StrideH−PadTop+kh][ow·StrideW−PadLeft+kw][c]
+//	for oh in [0, 3), ow in [0, 5) (the other rows are left as they are)
+//
+// This build has no assembly: it runs the reference.
+func conv1Im2colRows3Vec(cols *[15 * 40]float32, x *[14 * 12 * 1]float32) {
+	conv1Im2colRows3VecGo(cols, x)
+}
+
+// conv1Im2colRows4Vec computes, for 16x12x1 inputs, 10x4 kernels at stride 2,2 with padding 0,0 (top, left) and 4x5x1 outputs:
+//
+//	cols[oh·OutW+ow][kh][kw][c] = x[oh·StrideH−PadTop+kh][ow·StrideW−PadLeft+kw][c]
+//	for oh in [0, 4), ow in [0, 5) (the other rows are left as they are)
+//
+// This build has no assembly: it runs the reference.
+func conv1Im2colRows4Vec(cols *[20 * 40]float32, x *[16 * 12 * 1]float32) {
+	conv1Im2colRows4VecGo(cols, x)
+}
+
 // dw1InteriorVec computes, for 25x5x64 inputs, 3x3 kernels at stride 1,1 with padding 1,1 (top, left) and 25x5x64 outputs:
 //
 //	y[s][oh][ow][c] = b[c] + Σ_{kh,kw} x[s][ih][iw][c]·w[kh][kw][c]   for s < n,

@@ -55,6 +55,38 @@ func conv1Im2colVecGo(cols *[125 * 40]float32, x *[58 * 12 * 1]float32) {
 	}
 }
 
+// conv1Im2colRows3VecGo is the pure-Go reference of conv1Im2colRows3Vec:
+//
+//	cols[oh·OutW+ow][kh][kw][c] = x[oh·StrideH−PadTop+kh][ow·StrideW−PadLeft+kw][c]
+//	for oh in [0, 3), ow in [0, 5) (the other rows are left as they are)
+func conv1Im2colRows3VecGo(cols *[15 * 40]float32, x *[14 * 12 * 1]float32) {
+	for oh := 0; oh < 3; oh++ {
+		for ow := 0; ow < 5; ow++ {
+			for kh := range 10 {
+				src := ((oh*2-0+kh)*12 + ow*2 - 0) * 1
+				dst := (oh*5+ow)*40 + kh*4
+				copy(cols[dst:dst+4], x[src:src+4])
+			}
+		}
+	}
+}
+
+// conv1Im2colRows4VecGo is the pure-Go reference of conv1Im2colRows4Vec:
+//
+//	cols[oh·OutW+ow][kh][kw][c] = x[oh·StrideH−PadTop+kh][ow·StrideW−PadLeft+kw][c]
+//	for oh in [0, 4), ow in [0, 5) (the other rows are left as they are)
+func conv1Im2colRows4VecGo(cols *[20 * 40]float32, x *[16 * 12 * 1]float32) {
+	for oh := 0; oh < 4; oh++ {
+		for ow := 0; ow < 5; ow++ {
+			for kh := range 10 {
+				src := ((oh*2-0+kh)*12 + ow*2 - 0) * 1
+				dst := (oh*5+ow)*40 + kh*4
+				copy(cols[dst:dst+4], x[src:src+4])
+			}
+		}
+	}
+}
+
 // dw1InteriorVecGo is the pure-Go reference of dw1InteriorVec:
 //
 //	y[s][oh][ow][c] = b[c] + Σ_{kh,kw} x[s][ih][iw][c]·w[kh][kw][c]   for s < n,

@@ -3873,26 +3873,37 @@ func (w *worker) forwardFrozen(p *parameters, pk *packed, vec bool, n int, x *[T
 	}
 }
 
-// forwardPart runs part part of stage stage of Frozen's split one-sample
-// forward on the sample in w's input tile (see oneParts for the stages' part
+// forwardPart runs part part of step stage of Frozen's split one-sample
+// forward on the sample in w's input tile (see oneParts for the steps' part
 // counts). Each part writes its own rows or values of w's buffers, as the
-// whole stage would.
+// whole step would.
 func (w *worker) forwardPart(p *parameters, pk *packed, vec bool, stage, part int) {
 	const n = 1
 	x := &w.buf.x
 	switch stage {
 	case 0:
 		if vec {
+			lo, hi := part*96/8, (part+1)*96/8
+			cols := w.buf.conv1Cols[:]
+			pad := (*[28227]float32)(cols[62208:])
+			in := (*[27648]float32)(x[:27648])
+			for iy := lo; iy < hi; iy++ {
+				copy(pad[iy*291:iy*291+288], in[iy*288:iy*288+288])
+			}
+		}
+	case 1:
+		if vec {
 			lo, hi := part*48/8, (part+1)*48/8
-			cols := w.buf.conv1Cols[:62208]
-			conv1Im2colRows((*[27648]float32)(x[:27648]), (*[62208]float32)(cols), lo, hi)
+			cols := w.buf.conv1Cols[:]
+			src := cols[62208:90435]
+			conv1Im2colRows6Vec((*[7776]float32)(cols[lo*1296:]), (*[3783]float32)(src[lo*582:]))
 			conv1ForwardVec(w.buf.conv1Out[lo*384:hi*384], cols[lo*1296:hi*1296], &p.conv1Weight, &p.conv1Bias, (hi-lo)*48)
 			relu1InPlace(w.buf.conv1Out[lo*384 : hi*384])
 		} else {
 			conv1Forward(n, x, &w.buf.conv1Out, &p.conv1Weight, &p.conv1Bias)
 			relu1InPlace(w.buf.conv1Out[:18432])
 		}
-	case 1:
+	case 2:
 		lo, hi := part*48/8, (part+1)*48/8
 		if vec {
 			dw1ForwardRowsVec((*[18432]float32)(w.buf.conv1Out[:18432]), (*[18432]float32)(w.buf.dw1Out[:18432]), &p.dw1Weight, &p.dw1Bias, lo, hi)
@@ -3900,7 +3911,7 @@ func (w *worker) forwardPart(p *parameters, pk *packed, vec bool, stage, part in
 			dw1ForwardRows((*[18432]float32)(w.buf.conv1Out[:18432]), (*[18432]float32)(w.buf.dw1Out[:18432]), &p.dw1Weight, &p.dw1Bias, lo, hi)
 		}
 		dw1_reluInPlace(w.buf.dw1Out[lo*384 : hi*384])
-	case 2:
+	case 3:
 		if vec {
 			lo, hi := partSpan(2304, part, 8, 6)
 			cols := w.buf.dw1Out[:18432]
@@ -3910,7 +3921,7 @@ func (w *worker) forwardPart(p *parameters, pk *packed, vec bool, stage, part in
 			pw1Forward(n, &w.buf.dw1Out, &w.buf.pw1Out, &p.pw1Weight, &p.pw1Bias)
 			pw1_reluInPlace(w.buf.pw1Out[:36864])
 		}
-	case 3:
+	case 4:
 		lo, hi := part*24/8, (part+1)*24/8
 		if vec {
 			dw2ForwardRowsVec((*[36864]float32)(w.buf.pw1Out[:36864]), (*[9216]float32)(w.buf.dw2Out[:9216]), &p.dw2Weight, &p.dw2Bias, lo, hi)
@@ -3918,7 +3929,7 @@ func (w *worker) forwardPart(p *parameters, pk *packed, vec bool, stage, part in
 			dw2ForwardRows((*[36864]float32)(w.buf.pw1Out[:36864]), (*[9216]float32)(w.buf.dw2Out[:9216]), &p.dw2Weight, &p.dw2Bias, lo, hi)
 		}
 		dw2_reluInPlace(w.buf.dw2Out[lo*384 : hi*384])
-	case 4:
+	case 5:
 		if vec {
 			lo, hi := partSpan(576, part, 8, 6)
 			cols := w.buf.dw2Out[:9216]
@@ -3928,7 +3939,7 @@ func (w *worker) forwardPart(p *parameters, pk *packed, vec bool, stage, part in
 			pw2Forward(n, &w.buf.dw2Out, &w.buf.pw2Out, &p.pw2Weight, &p.pw2Bias)
 			pw2_reluInPlace(w.buf.pw2Out[:18432])
 		}
-	case 5:
+	case 6:
 		lo, hi := part*24/8, (part+1)*24/8
 		if vec {
 			dw3ForwardRowsVec((*[18432]float32)(w.buf.pw2Out[:18432]), (*[18432]float32)(w.buf.dw3Out[:18432]), &p.dw3Weight, &p.dw3Bias, lo, hi)
@@ -3936,7 +3947,7 @@ func (w *worker) forwardPart(p *parameters, pk *packed, vec bool, stage, part in
 			dw3ForwardRows((*[18432]float32)(w.buf.pw2Out[:18432]), (*[18432]float32)(w.buf.dw3Out[:18432]), &p.dw3Weight, &p.dw3Bias, lo, hi)
 		}
 		dw3_reluInPlace(w.buf.dw3Out[lo*768 : hi*768])
-	case 6:
+	case 7:
 		if vec {
 			lo, hi := partSpan(576, part, 8, 6)
 			cols := w.buf.dw3Out[:18432]
@@ -3946,7 +3957,7 @@ func (w *worker) forwardPart(p *parameters, pk *packed, vec bool, stage, part in
 			pw3Forward(n, &w.buf.dw3Out, &w.buf.pw3Out, &p.pw3Weight, &p.pw3Bias)
 			pw3_reluInPlace(w.buf.pw3Out[:18432])
 		}
-	case 7:
+	case 8:
 		lo, hi := part*12/8, (part+1)*12/8
 		if vec {
 			dw4ForwardRowsVec((*[18432]float32)(w.buf.pw3Out[:18432]), (*[4608]float32)(w.buf.dw4Out[:4608]), &p.dw4Weight, &p.dw4Bias, lo, hi)
@@ -3954,7 +3965,7 @@ func (w *worker) forwardPart(p *parameters, pk *packed, vec bool, stage, part in
 			dw4ForwardRows((*[18432]float32)(w.buf.pw3Out[:18432]), (*[4608]float32)(w.buf.dw4Out[:4608]), &p.dw4Weight, &p.dw4Bias, lo, hi)
 		}
 		dw4_reluInPlace(w.buf.dw4Out[lo*384 : hi*384])
-	case 8:
+	case 9:
 		if vec {
 			lo, hi := partSpan(144, part, 8, 6)
 			cols := w.buf.dw4Out[:4608]
@@ -3964,7 +3975,7 @@ func (w *worker) forwardPart(p *parameters, pk *packed, vec bool, stage, part in
 			pw4Forward(n, &w.buf.dw4Out, &w.buf.pw4Out, &p.pw4Weight, &p.pw4Bias)
 			pw4_reluInPlace(w.buf.pw4Out[:9216])
 		}
-	case 9:
+	case 10:
 		lo, hi := part*12/8, (part+1)*12/8
 		if vec {
 			dw5ForwardRowsVec((*[9216]float32)(w.buf.pw4Out[:9216]), (*[9216]float32)(w.buf.dw5Out[:9216]), &p.dw5Weight, &p.dw5Bias, lo, hi)
@@ -3972,7 +3983,7 @@ func (w *worker) forwardPart(p *parameters, pk *packed, vec bool, stage, part in
 			dw5ForwardRows((*[9216]float32)(w.buf.pw4Out[:9216]), (*[9216]float32)(w.buf.dw5Out[:9216]), &p.dw5Weight, &p.dw5Bias, lo, hi)
 		}
 		dw5_reluInPlace(w.buf.dw5Out[lo*768 : hi*768])
-	case 10:
+	case 11:
 		if vec {
 			lo, hi := partSpan(144, part, 8, 6)
 			cols := w.buf.dw5Out[:9216]
@@ -3982,7 +3993,7 @@ func (w *worker) forwardPart(p *parameters, pk *packed, vec bool, stage, part in
 			pw5Forward(n, &w.buf.dw5Out, &w.buf.pw5Out, &p.pw5Weight, &p.pw5Bias)
 			pw5_reluInPlace(w.buf.pw5Out[:9216])
 		}
-	case 11:
+	case 12:
 		lo, hi := part*6/6, (part+1)*6/6
 		if vec {
 			dw6ForwardRowsVec((*[9216]float32)(w.buf.pw5Out[:9216]), (*[2304]float32)(w.buf.dw6Out[:2304]), &p.dw6Weight, &p.dw6Bias, lo, hi)
@@ -3990,7 +4001,7 @@ func (w *worker) forwardPart(p *parameters, pk *packed, vec bool, stage, part in
 			dw6ForwardRows((*[9216]float32)(w.buf.pw5Out[:9216]), (*[2304]float32)(w.buf.dw6Out[:2304]), &p.dw6Weight, &p.dw6Bias, lo, hi)
 		}
 		dw6_reluInPlace(w.buf.dw6Out[lo*384 : hi*384])
-	case 12:
+	case 13:
 		if vec {
 			lo, hi := partSpan(36, part, 6, 6)
 			cols := w.buf.dw6Out[:2304]
@@ -4000,7 +4011,7 @@ func (w *worker) forwardPart(p *parameters, pk *packed, vec bool, stage, part in
 			pw6Forward(n, &w.buf.dw6Out, &w.buf.pw6Out, &p.pw6Weight, &p.pw6Bias)
 			pw6_reluInPlace(w.buf.pw6Out[:4608])
 		}
-	case 13:
+	case 14:
 		lo, hi := part*6/6, (part+1)*6/6
 		if vec {
 			dw7ForwardRowsVec((*[4608]float32)(w.buf.pw6Out[:4608]), (*[4608]float32)(w.buf.dw7Out[:4608]), &p.dw7Weight, &p.dw7Bias, lo, hi)
@@ -4008,7 +4019,7 @@ func (w *worker) forwardPart(p *parameters, pk *packed, vec bool, stage, part in
 			dw7ForwardRows((*[4608]float32)(w.buf.pw6Out[:4608]), (*[4608]float32)(w.buf.dw7Out[:4608]), &p.dw7Weight, &p.dw7Bias, lo, hi)
 		}
 		dw7_reluInPlace(w.buf.dw7Out[lo*768 : hi*768])
-	case 14:
+	case 15:
 		if vec {
 			lo, hi := partSpan(36, part, 6, 6)
 			cols := w.buf.dw7Out[:4608]
@@ -4018,7 +4029,7 @@ func (w *worker) forwardPart(p *parameters, pk *packed, vec bool, stage, part in
 			pw7Forward(n, &w.buf.dw7Out, &w.buf.pw7Out, &p.pw7Weight, &p.pw7Bias)
 			pw7_reluInPlace(w.buf.pw7Out[:4608])
 		}
-	case 15:
+	case 16:
 		lo, hi := part*6/6, (part+1)*6/6
 		if vec {
 			dw8ForwardRowsVec((*[4608]float32)(w.buf.pw7Out[:4608]), (*[4608]float32)(w.buf.dw8Out[:4608]), &p.dw8Weight, &p.dw8Bias, lo, hi)
@@ -4026,7 +4037,7 @@ func (w *worker) forwardPart(p *parameters, pk *packed, vec bool, stage, part in
 			dw8ForwardRows((*[4608]float32)(w.buf.pw7Out[:4608]), (*[4608]float32)(w.buf.dw8Out[:4608]), &p.dw8Weight, &p.dw8Bias, lo, hi)
 		}
 		dw8_reluInPlace(w.buf.dw8Out[lo*768 : hi*768])
-	case 16:
+	case 17:
 		if vec {
 			lo, hi := partSpan(36, part, 6, 6)
 			cols := w.buf.dw8Out[:4608]
@@ -4036,7 +4047,7 @@ func (w *worker) forwardPart(p *parameters, pk *packed, vec bool, stage, part in
 			pw8Forward(n, &w.buf.dw8Out, &w.buf.pw8Out, &p.pw8Weight, &p.pw8Bias)
 			pw8_reluInPlace(w.buf.pw8Out[:4608])
 		}
-	case 17:
+	case 18:
 		lo, hi := part*6/6, (part+1)*6/6
 		if vec {
 			dw9ForwardRowsVec((*[4608]float32)(w.buf.pw8Out[:4608]), (*[4608]float32)(w.buf.dw9Out[:4608]), &p.dw9Weight, &p.dw9Bias, lo, hi)
@@ -4044,7 +4055,7 @@ func (w *worker) forwardPart(p *parameters, pk *packed, vec bool, stage, part in
 			dw9ForwardRows((*[4608]float32)(w.buf.pw8Out[:4608]), (*[4608]float32)(w.buf.dw9Out[:4608]), &p.dw9Weight, &p.dw9Bias, lo, hi)
 		}
 		dw9_reluInPlace(w.buf.dw9Out[lo*768 : hi*768])
-	case 18:
+	case 19:
 		if vec {
 			lo, hi := partSpan(36, part, 6, 6)
 			cols := w.buf.dw9Out[:4608]
@@ -4054,7 +4065,7 @@ func (w *worker) forwardPart(p *parameters, pk *packed, vec bool, stage, part in
 			pw9Forward(n, &w.buf.dw9Out, &w.buf.pw9Out, &p.pw9Weight, &p.pw9Bias)
 			pw9_reluInPlace(w.buf.pw9Out[:4608])
 		}
-	case 19:
+	case 20:
 		lo, hi := part*6/6, (part+1)*6/6
 		if vec {
 			dw10ForwardRowsVec((*[4608]float32)(w.buf.pw9Out[:4608]), (*[4608]float32)(w.buf.dw10Out[:4608]), &p.dw10Weight, &p.dw10Bias, lo, hi)
@@ -4062,7 +4073,7 @@ func (w *worker) forwardPart(p *parameters, pk *packed, vec bool, stage, part in
 			dw10ForwardRows((*[4608]float32)(w.buf.pw9Out[:4608]), (*[4608]float32)(w.buf.dw10Out[:4608]), &p.dw10Weight, &p.dw10Bias, lo, hi)
 		}
 		dw10_reluInPlace(w.buf.dw10Out[lo*768 : hi*768])
-	case 20:
+	case 21:
 		if vec {
 			lo, hi := partSpan(36, part, 6, 6)
 			cols := w.buf.dw10Out[:4608]
@@ -4072,7 +4083,7 @@ func (w *worker) forwardPart(p *parameters, pk *packed, vec bool, stage, part in
 			pw10Forward(n, &w.buf.dw10Out, &w.buf.pw10Out, &p.pw10Weight, &p.pw10Bias)
 			pw10_reluInPlace(w.buf.pw10Out[:4608])
 		}
-	case 21:
+	case 22:
 		lo, hi := part*6/6, (part+1)*6/6
 		if vec {
 			dw11ForwardRowsVec((*[4608]float32)(w.buf.pw10Out[:4608]), (*[4608]float32)(w.buf.dw11Out[:4608]), &p.dw11Weight, &p.dw11Bias, lo, hi)
@@ -4080,7 +4091,7 @@ func (w *worker) forwardPart(p *parameters, pk *packed, vec bool, stage, part in
 			dw11ForwardRows((*[4608]float32)(w.buf.pw10Out[:4608]), (*[4608]float32)(w.buf.dw11Out[:4608]), &p.dw11Weight, &p.dw11Bias, lo, hi)
 		}
 		dw11_reluInPlace(w.buf.dw11Out[lo*768 : hi*768])
-	case 22:
+	case 23:
 		if vec {
 			lo, hi := partSpan(36, part, 6, 6)
 			cols := w.buf.dw11Out[:4608]
@@ -4090,7 +4101,7 @@ func (w *worker) forwardPart(p *parameters, pk *packed, vec bool, stage, part in
 			pw11Forward(n, &w.buf.dw11Out, &w.buf.pw11Out, &p.pw11Weight, &p.pw11Bias)
 			pw11_reluInPlace(w.buf.pw11Out[:4608])
 		}
-	case 23:
+	case 24:
 		lo, hi := part*3/3, (part+1)*3/3
 		if vec {
 			dw12ForwardRowsVec((*[4608]float32)(w.buf.pw11Out[:4608]), (*[1152]float32)(w.buf.dw12Out[:1152]), &p.dw12Weight, &p.dw12Bias, lo, hi)
@@ -4098,7 +4109,7 @@ func (w *worker) forwardPart(p *parameters, pk *packed, vec bool, stage, part in
 			dw12ForwardRows((*[4608]float32)(w.buf.pw11Out[:4608]), (*[1152]float32)(w.buf.dw12Out[:1152]), &p.dw12Weight, &p.dw12Bias, lo, hi)
 		}
 		dw12_reluInPlace(w.buf.dw12Out[lo*384 : hi*384])
-	case 24:
+	case 25:
 		if vec {
 			lo, hi := partSpan(9, part, 1, 6)
 			cols := w.buf.dw12Out[:1152]
@@ -4108,7 +4119,7 @@ func (w *worker) forwardPart(p *parameters, pk *packed, vec bool, stage, part in
 			pw12Forward(n, &w.buf.dw12Out, &w.buf.pw12Out, &p.pw12Weight, &p.pw12Bias)
 			pw12_reluInPlace(w.buf.pw12Out[:2304])
 		}
-	case 25:
+	case 26:
 		lo, hi := part*3/3, (part+1)*3/3
 		if vec {
 			dw13ForwardRowsVec((*[2304]float32)(w.buf.pw12Out[:2304]), (*[2304]float32)(w.buf.dw13Out[:2304]), &p.dw13Weight, &p.dw13Bias, lo, hi)
@@ -4116,7 +4127,7 @@ func (w *worker) forwardPart(p *parameters, pk *packed, vec bool, stage, part in
 			dw13ForwardRows((*[2304]float32)(w.buf.pw12Out[:2304]), (*[2304]float32)(w.buf.dw13Out[:2304]), &p.dw13Weight, &p.dw13Bias, lo, hi)
 		}
 		dw13_reluInPlace(w.buf.dw13Out[lo*768 : hi*768])
-	case 26:
+	case 27:
 		if vec {
 			lo, hi := partSpan(9, part, 1, 6)
 			cols := w.buf.dw13Out[:2304]
@@ -4126,9 +4137,9 @@ func (w *worker) forwardPart(p *parameters, pk *packed, vec bool, stage, part in
 			pw13Forward(n, &w.buf.dw13Out, &w.buf.pw13Out, &p.pw13Weight, &p.pw13Bias)
 			pw13_reluInPlace(w.buf.pw13Out[:2304])
 		}
-	case 27:
-		poolForward(n, &w.buf.pw13Out, &w.buf.poolOut)
 	case 28:
+		poolForward(n, &w.buf.pw13Out, &w.buf.poolOut)
+	case 29:
 		if vec {
 			if n == 1 {
 				fcPackedOneVec((*[2]float32)(w.buf.fcOut[:2]), (*[256]float32)(w.buf.poolOut[:256]), &pk.fcWeight, &p.fcBias)

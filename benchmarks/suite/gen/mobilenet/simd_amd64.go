@@ -104,6 +104,23 @@ func conv1Im2colChunkVec(cols *[576 * 27]float32, x *[25 * 97 * 3]float32) {
 	}
 }
 
+// conv1Im2colRows6Vec computes, for 13x97x3 inputs, 3x3 kernels at stride 2,2 with padding 0,0 (top, left) and 6x48x1 outputs:
+//
+//	cols[oh·OutW+ow][kh][kw][c] = x[oh·StrideH−PadTop+kh][ow·StrideW−PadLeft+kw][c]
+//	for oh in [0, 6), ow in [0, 48) (the other rows are left as they are)
+//
+// It runs the path runtime.ActiveISA names.
+func conv1Im2colRows6Vec(cols *[288 * 27]float32, x *[13 * 97 * 3]float32) {
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		conv1Im2colVecAVX512(&cols[0], &x[0], 6, 48, 3, 36, 1164, 24, 1176, 0)
+	case runtime.AVX2:
+		conv1Im2colVecAVX2(&cols[0], &x[0], 6, 48, 3, 36, 1164, 24, 1176, 0)
+	default:
+		conv1Im2colRows6VecGo(cols, x)
+	}
+}
+
 // dw1InteriorVecAVX2 is the AVX2 path of dw1InteriorVec (simd_amd64.s).
 //
 //go:noescape

@@ -42,6 +42,16 @@ func conv1Im2colChunkVec(cols *[576 * 27]float32, x *[25 * 97 * 3]float32) {
 	conv1Im2colChunkVecGo(cols, x)
 }
 
+// conv1Im2colRows6Vec computes, for 13x97x3 inputs, 3x3 kernels at stride 2,2 with padding 0,0 (top, left) and 6x48x1 outputs:
+//
+//	cols[oh·OutW+ow][kh][kw][c] = x[oh·StrideH−PadTop+kh][ow·StrideW−PadLeft+kw][c]
+//	for oh in [0, 6), ow in [0, 48) (the other rows are left as they are)
+//
+// This build has no assembly: it runs the reference.
+func conv1Im2colRows6Vec(cols *[288 * 27]float32, x *[13 * 97 * 3]float32) {
+	conv1Im2colRows6VecGo(cols, x)
+}
+
 // dw1InteriorVec computes, for 48x48x8 inputs, 3x3 kernels at stride 1,1 with padding 1,1 (top, left) and 48x48x8 outputs:
 //
 //	y[s][oh][ow][c] = b[c] + Σ_{kh,kw} x[s][ih][iw][c]·w[kh][kw][c]   for s < n,

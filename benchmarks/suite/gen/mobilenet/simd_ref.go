@@ -71,6 +71,22 @@ func conv1Im2colChunkVecGo(cols *[576 * 27]float32, x *[25 * 97 * 3]float32) {
 	}
 }
 
+// conv1Im2colRows6VecGo is the pure-Go reference of conv1Im2colRows6Vec:
+//
+//	cols[oh·OutW+ow][kh][kw][c] = x[oh·StrideH−PadTop+kh][ow·StrideW−PadLeft+kw][c]
+//	for oh in [0, 6), ow in [0, 48) (the other rows are left as they are)
+func conv1Im2colRows6VecGo(cols *[288 * 27]float32, x *[13 * 97 * 3]float32) {
+	for oh := 0; oh < 6; oh++ {
+		for ow := 0; ow < 48; ow++ {
+			for kh := range 3 {
+				src := ((oh*2-0+kh)*97 + ow*2 - 0) * 3
+				dst := (oh*48+ow)*27 + kh*9
+				copy(cols[dst:dst+9], x[src:src+9])
+			}
+		}
+	}
+}
+
 // dw1InteriorVecGo is the pure-Go reference of dw1InteriorVec:
 //
 //	y[s][oh][ow][c] = b[c] + Σ_{kh,kw} x[s][ih][iw][c]·w[kh][kw][c]   for s < n,

@@ -306,7 +306,7 @@ func (c *crew) reclaim() {
 // done.
 func (s shard) run() {
 	if s.one != nil {
-		s.f.runParts(s.one, s.vec)
+		s.f.runParts(s.one, s.vec, true)
 	} else {
 		w := s.f.borrow()
 		s.f.forwardRange(w, s.x, s.logits, s.lo, s.hi)
@@ -339,18 +339,20 @@ func (f *Frozen) giveBack(w *worker) {
 	}
 }
 
-// oneParts is the number of parts of each of the 17 stages of Frozen's split
-// one-sample forward, on the pure-Go path ([0]) and on the vector paths ([1]).
-var oneParts = [2][17]int32{
-	{1, 1, 1, 8, 8, 1, 1, 1, 8, 8, 1, 1, 1, 8, 8, 1, 1},
-	{8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 1, 1},
+// oneParts is the number of parts of each of the 24 steps of Frozen's split
+// one-sample forward (its stages, and the copies of inputs into the padded
+// buffers of the convolutions that read them), on the pure-Go path ([0]) and
+// on the vector paths ([1]).
+var oneParts = [2][24]int32{
+	{0, 1, 0, 1, 0, 1, 8, 8, 0, 1, 0, 1, 1, 8, 8, 0, 1, 0, 1, 1, 8, 8, 1, 1},
+	{8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 1, 1},
 }
 
 // oneSplit is the progress of a split one-sample forward on the buffers of the
-// worker that holds it: per stage, the number of parts claimed and of parts
-// finished.
+// worker that holds it: per step, the number of parts claimed (from either
+// end, see runParts) and of parts finished.
 type oneSplit struct {
-	claimed, finished [17]atomic.Int32
+	claimed, finished [24]atomic.Int32
 }
 
 // forwardOne runs the sample in w's input tile through the network with the
@@ -381,7 +383,7 @@ func (f *Frozen) forwardOne(w *worker, vec bool) bool {
 	if posted == 0 {
 		return false
 	}
-	f.runParts(w, vec)
+	f.runParts(w, vec, false)
 	// A shard that no helper took finds every part done.
 	f.crew.reclaim()
 	w.shards.Wait()
@@ -389,20 +391,33 @@ func (f *Frozen) forwardOne(w *worker, vec bool) bool {
 }
 
 // runParts is one goroutine's share of a split one-sample forward on w's
-// buffers: stage by stage, it claims parts and runs them until none is left,
-// then waits until the others have finished theirs, since the next stage reads
-// the stage's whole output.
-func (f *Frozen) runParts(w *worker, vec bool) {
+// buffers: step by step, it claims parts and runs them until none is left,
+// then waits until the others have finished theirs, since the next step reads
+// the step's whole output. The caller claims parts from the first on, the
+// helpers (back) from the last one back, so that each goroutine computes about
+// the same rows from one step to the next, which its cache holds, rather than
+// rows another core has just written. The low and high 16 bits of claimed
+// count the parts claimed from either end.
+func (f *Frozen) runParts(w *worker, vec, back bool) {
 	parts := &oneParts[0]
 	if vec {
 		parts = &oneParts[1]
 	}
 	sp := &w.split
+	claim := int32(1)
+	if back {
+		claim = 1 << 16
+	}
 	for stage, count := range parts {
 		for {
-			part := sp.claimed[stage].Add(1) - 1
-			if part >= count {
+			c := sp.claimed[stage].Add(claim)
+			front, fromBack := c&0xffff, c>>16
+			if front+fromBack > count {
 				break
+			}
+			part := front - 1
+			if back {
+				part = count - fromBack
 			}
 			w.forwardPart(&f.params, &f.packed, vec, stage, int(part))
 			sp.finished[stage].Add(1)
@@ -439,84 +454,6 @@ func record(avg *atomic.Int64, start time.Time) {
 	avg.Store(max(ns, 1))
 }
 
-// conv1Im2colRows writes the rows of output rows [lo, hi) of the im2col matrix
-// of one sample x of conv1 (conv2d 3x3, 16 filters, stride 1x1, same padding,
-// 32x32x3 → 32x32x16) to cols, as conv1Im2col does: a part of Frozen's split
-// one-sample forward.
-func conv1Im2colRows(x *[3072]float32, cols *[27648]float32, lo, hi int) {
-	for oy := lo; oy < hi; oy++ {
-		for ox := 0; ox < 32; ox++ {
-			row := (*[27]float32)(cols[oy*864+ox*27:])
-			x0 := ox - 1
-			l, h := max(0, -x0), min(3, 32-x0)
-			for kh := 0; kh < 3; kh++ {
-				r := row[kh*9 : kh*9+9]
-				iy := oy + kh - 1
-				if iy < 0 || iy >= 32 || l >= h {
-					clear(r)
-					continue
-				}
-				at := (iy*32 + x0 + l) * 3
-				clear(r[:l*3])
-				copy(r[l*3:h*3], x[at:at+(h-l)*3])
-				clear(r[h*3:])
-			}
-		}
-	}
-}
-
-// block1_conv1Im2colRows writes the rows of output rows [lo, hi) of the im2col
-// matrix of one sample x of block1_conv1 (conv2d 3x3, 16 filters, stride 1x1,
-// same padding, 32x32x16 → 32x32x16) to cols, as block1_conv1Im2col does: a
-// part of Frozen's split one-sample forward.
-func block1_conv1Im2colRows(x *[16384]float32, cols *[147456]float32, lo, hi int) {
-	for oy := lo; oy < hi; oy++ {
-		for ox := 0; ox < 32; ox++ {
-			row := (*[144]float32)(cols[oy*4608+ox*144:])
-			x0 := ox - 1
-			l, h := max(0, -x0), min(3, 32-x0)
-			for kh := 0; kh < 3; kh++ {
-				r := row[kh*48 : kh*48+48]
-				iy := oy + kh - 1
-				if iy < 0 || iy >= 32 || l >= h {
-					clear(r)
-					continue
-				}
-				at := (iy*32 + x0 + l) * 16
-				clear(r[:l*16])
-				copy(r[l*16:h*16], x[at:at+(h-l)*16])
-				clear(r[h*16:])
-			}
-		}
-	}
-}
-
-// block1_conv2Im2colRows writes the rows of output rows [lo, hi) of the im2col
-// matrix of one sample x of block1_conv2 (conv2d 3x3, 16 filters, stride 1x1,
-// same padding, 32x32x16 → 32x32x16) to cols, as block1_conv2Im2col does: a
-// part of Frozen's split one-sample forward.
-func block1_conv2Im2colRows(x *[16384]float32, cols *[147456]float32, lo, hi int) {
-	for oy := lo; oy < hi; oy++ {
-		for ox := 0; ox < 32; ox++ {
-			row := (*[144]float32)(cols[oy*4608+ox*144:])
-			x0 := ox - 1
-			l, h := max(0, -x0), min(3, 32-x0)
-			for kh := 0; kh < 3; kh++ {
-				r := row[kh*48 : kh*48+48]
-				iy := oy + kh - 1
-				if iy < 0 || iy >= 32 || l >= h {
-					clear(r)
-					continue
-				}
-				at := (iy*32 + x0 + l) * 16
-				clear(r[:l*16])
-				copy(r[l*16:h*16], x[at:at+(h-l)*16])
-				clear(r[h*16:])
-			}
-		}
-	}
-}
-
 // block1_addForwardPart computes the values out of block1_add (add on
 // 32x32x16) from the same values of its inputs, as block1_addForward does: a
 // part of Frozen's split one-sample forward.
@@ -524,167 +461,11 @@ func block1_addForwardPart(in0, in1, out []float32) {
 	addVec(out, in0, in1)
 }
 
-// block2_conv1Im2colRows writes the rows of output rows [lo, hi) of the im2col
-// matrix of one sample x of block2_conv1 (conv2d 3x3, 32 filters, stride 2x2,
-// same padding, 32x32x16 → 16x16x32) to cols, as block2_conv1Im2col does: a
-// part of Frozen's split one-sample forward.
-func block2_conv1Im2colRows(x *[16384]float32, cols *[36864]float32, lo, hi int) {
-	for oy := lo; oy < hi; oy++ {
-		for ox := 0; ox < 16; ox++ {
-			row := (*[144]float32)(cols[oy*2304+ox*144:])
-			x0 := ox * 2
-			l, h := max(0, -x0), min(3, 32-x0)
-			for kh := 0; kh < 3; kh++ {
-				r := row[kh*48 : kh*48+48]
-				iy := oy*2 + kh
-				if iy < 0 || iy >= 32 || l >= h {
-					clear(r)
-					continue
-				}
-				at := (iy*32 + x0 + l) * 16
-				clear(r[:l*16])
-				copy(r[l*16:h*16], x[at:at+(h-l)*16])
-				clear(r[h*16:])
-			}
-		}
-	}
-}
-
-// block2_conv2Im2colRows writes the rows of output rows [lo, hi) of the im2col
-// matrix of one sample x of block2_conv2 (conv2d 3x3, 32 filters, stride 1x1,
-// same padding, 16x16x32 → 16x16x32) to cols, as block2_conv2Im2col does: a
-// part of Frozen's split one-sample forward.
-func block2_conv2Im2colRows(x *[8192]float32, cols *[73728]float32, lo, hi int) {
-	for oy := lo; oy < hi; oy++ {
-		for ox := 0; ox < 16; ox++ {
-			row := (*[288]float32)(cols[oy*4608+ox*288:])
-			x0 := ox - 1
-			l, h := max(0, -x0), min(3, 16-x0)
-			for kh := 0; kh < 3; kh++ {
-				r := row[kh*96 : kh*96+96]
-				iy := oy + kh - 1
-				if iy < 0 || iy >= 16 || l >= h {
-					clear(r)
-					continue
-				}
-				at := (iy*16 + x0 + l) * 32
-				clear(r[:l*32])
-				copy(r[l*32:h*32], x[at:at+(h-l)*32])
-				clear(r[h*32:])
-			}
-		}
-	}
-}
-
-// block2_shortcutIm2colRows writes the rows of output rows [lo, hi) of the
-// im2col matrix of one sample x of block2_shortcut (conv2d 1x1, 32 filters,
-// stride 2x2, same padding, 32x32x16 → 16x16x32) to cols, as
-// block2_shortcutIm2col does: a part of Frozen's split one-sample forward.
-func block2_shortcutIm2colRows(x *[16384]float32, cols *[4096]float32, lo, hi int) {
-	for oy := lo; oy < hi; oy++ {
-		for ox := 0; ox < 16; ox++ {
-			row := (*[16]float32)(cols[oy*256+ox*16:])
-			x0 := ox * 2
-			l, h := max(0, -x0), min(1, 32-x0)
-			for kh := 0; kh < 1; kh++ {
-				r := row[kh*16 : kh*16+16]
-				iy := oy*2 + kh
-				if iy < 0 || iy >= 32 || l >= h {
-					clear(r)
-					continue
-				}
-				at := (iy*32 + x0 + l) * 16
-				clear(r[:l*16])
-				copy(r[l*16:h*16], x[at:at+(h-l)*16])
-				clear(r[h*16:])
-			}
-		}
-	}
-}
-
 // block2_addForwardPart computes the values out of block2_add (add on
 // 16x16x32) from the same values of its inputs, as block2_addForward does: a
 // part of Frozen's split one-sample forward.
 func block2_addForwardPart(in0, in1, out []float32) {
 	addVec(out, in0, in1)
-}
-
-// block3_conv1Im2colRows writes the rows of output rows [lo, hi) of the im2col
-// matrix of one sample x of block3_conv1 (conv2d 3x3, 64 filters, stride 2x2,
-// same padding, 16x16x32 → 8x8x64) to cols, as block3_conv1Im2col does: a
-// part of Frozen's split one-sample forward.
-func block3_conv1Im2colRows(x *[8192]float32, cols *[18432]float32, lo, hi int) {
-	for oy := lo; oy < hi; oy++ {
-		for ox := 0; ox < 8; ox++ {
-			row := (*[288]float32)(cols[oy*2304+ox*288:])
-			x0 := ox * 2
-			l, h := max(0, -x0), min(3, 16-x0)
-			for kh := 0; kh < 3; kh++ {
-				r := row[kh*96 : kh*96+96]
-				iy := oy*2 + kh
-				if iy < 0 || iy >= 16 || l >= h {
-					clear(r)
-					continue
-				}
-				at := (iy*16 + x0 + l) * 32
-				clear(r[:l*32])
-				copy(r[l*32:h*32], x[at:at+(h-l)*32])
-				clear(r[h*32:])
-			}
-		}
-	}
-}
-
-// block3_conv2Im2colRows writes the rows of output rows [lo, hi) of the im2col
-// matrix of one sample x of block3_conv2 (conv2d 3x3, 64 filters, stride 1x1,
-// same padding, 8x8x64 → 8x8x64) to cols, as block3_conv2Im2col does: a part
-// of Frozen's split one-sample forward.
-func block3_conv2Im2colRows(x *[4096]float32, cols *[36864]float32, lo, hi int) {
-	for oy := lo; oy < hi; oy++ {
-		for ox := 0; ox < 8; ox++ {
-			row := (*[576]float32)(cols[oy*4608+ox*576:])
-			x0 := ox - 1
-			l, h := max(0, -x0), min(3, 8-x0)
-			for kh := 0; kh < 3; kh++ {
-				r := row[kh*192 : kh*192+192]
-				iy := oy + kh - 1
-				if iy < 0 || iy >= 8 || l >= h {
-					clear(r)
-					continue
-				}
-				at := (iy*8 + x0 + l) * 64
-				clear(r[:l*64])
-				copy(r[l*64:h*64], x[at:at+(h-l)*64])
-				clear(r[h*64:])
-			}
-		}
-	}
-}
-
-// block3_shortcutIm2colRows writes the rows of output rows [lo, hi) of the
-// im2col matrix of one sample x of block3_shortcut (conv2d 1x1, 64 filters,
-// stride 2x2, same padding, 16x16x32 → 8x8x64) to cols, as
-// block3_shortcutIm2col does: a part of Frozen's split one-sample forward.
-func block3_shortcutIm2colRows(x *[8192]float32, cols *[2048]float32, lo, hi int) {
-	for oy := lo; oy < hi; oy++ {
-		for ox := 0; ox < 8; ox++ {
-			row := (*[32]float32)(cols[oy*256+ox*32:])
-			x0 := ox * 2
-			l, h := max(0, -x0), min(1, 16-x0)
-			for kh := 0; kh < 1; kh++ {
-				r := row[kh*32 : kh*32+32]
-				iy := oy*2 + kh
-				if iy < 0 || iy >= 16 || l >= h {
-					clear(r)
-					continue
-				}
-				at := (iy*16 + x0 + l) * 32
-				clear(r[:l*32])
-				copy(r[l*32:h*32], x[at:at+(h-l)*32])
-				clear(r[h*32:])
-			}
-		}
-	}
 }
 
 // block3_addForwardPart computes the values out of block3_add (add on 8x8x64)

@@ -1414,10 +1414,10 @@ func (w *worker) forwardFrozen(p *parameters, pk *packed, vec bool, n int, x *[T
 	}
 }
 
-// forwardPart runs part part of stage stage of Frozen's split one-sample
-// forward on the sample in w's input tile (see oneParts for the stages' part
+// forwardPart runs part part of step stage of Frozen's split one-sample
+// forward on the sample in w's input tile (see oneParts for the steps' part
 // counts). Each part writes its own rows or values of w's buffers, as the
-// whole stage would.
+// whole step would.
 func (w *worker) forwardPart(p *parameters, pk *packed, vec bool, stage, part int) {
 	const n = 1
 	x := &w.buf.x
@@ -1425,113 +1425,192 @@ func (w *worker) forwardPart(p *parameters, pk *packed, vec bool, stage, part in
 	case 0:
 		if vec {
 			lo, hi := part*32/8, (part+1)*32/8
-			cols := w.buf.conv1Cols[:27648]
-			conv1Im2colRows((*[3072]float32)(x[:3072]), (*[27648]float32)(cols), lo, hi)
+			cols := w.buf.conv1Cols[:]
+			pad := (*[3468]float32)(cols[55296:])
+			in := (*[3072]float32)(x[:3072])
+			for iy := lo; iy < hi; iy++ {
+				copy(pad[iy*102+105:iy*102+201], in[iy*96:iy*96+96])
+			}
+		}
+	case 1:
+		if vec {
+			lo, hi := part*32/8, (part+1)*32/8
+			cols := w.buf.conv1Cols[:]
+			src := cols[55296:58764]
+			conv1Im2colRows4Vec((*[3456]float32)(cols[lo*864:]), (*[612]float32)(src[lo*102:]))
 			conv1ForwardVec(w.buf.conv1Out[lo*512:hi*512], cols[lo*864:hi*864], &p.conv1Weight, &p.conv1Bias, (hi-lo)*32)
 			relu1InPlace(w.buf.conv1Out[lo*512 : hi*512])
 		} else {
 			conv1Forward(n, x, &w.buf.conv1Out, &p.conv1Weight, &p.conv1Bias)
 			relu1InPlace(w.buf.conv1Out[:16384])
 		}
-	case 1:
+	case 2:
 		if vec {
 			lo, hi := part*32/8, (part+1)*32/8
-			cols := w.buf.block1_conv1Cols[:147456]
-			block1_conv1Im2colRows((*[16384]float32)(w.buf.conv1Out[:16384]), (*[147456]float32)(cols), lo, hi)
+			cols := w.buf.block1_conv1Cols[:]
+			pad := (*[18496]float32)(cols[147456:])
+			in := (*[16384]float32)(w.buf.conv1Out[:16384])
+			for iy := lo; iy < hi; iy++ {
+				copy(pad[iy*544+560:iy*544+1072], in[iy*512:iy*512+512])
+			}
+		}
+	case 3:
+		if vec {
+			lo, hi := part*32/8, (part+1)*32/8
+			cols := w.buf.block1_conv1Cols[:]
+			src := cols[147456:165952]
+			block1_conv1Im2colRows4Vec((*[18432]float32)(cols[lo*4608:]), (*[3264]float32)(src[lo*544:]))
 			block1_conv1ForwardVec(w.buf.block1_conv1Out[lo*512:hi*512], cols[lo*4608:hi*4608], &p.block1_conv1Weight, &p.block1_conv1Bias, (hi-lo)*32)
 			block1_relu1InPlace(w.buf.block1_conv1Out[lo*512 : hi*512])
 		} else {
 			block1_conv1Forward(n, &w.buf.conv1Out, &w.buf.block1_conv1Out, &p.block1_conv1Weight, &p.block1_conv1Bias)
 			block1_relu1InPlace(w.buf.block1_conv1Out[:16384])
 		}
-	case 2:
+	case 4:
 		if vec {
 			lo, hi := part*32/8, (part+1)*32/8
-			cols := w.buf.block1_conv2Cols[:147456]
-			block1_conv2Im2colRows((*[16384]float32)(w.buf.block1_conv1Out[:16384]), (*[147456]float32)(cols), lo, hi)
+			cols := w.buf.block1_conv2Cols[:]
+			pad := (*[18496]float32)(cols[147456:])
+			in := (*[16384]float32)(w.buf.block1_conv1Out[:16384])
+			for iy := lo; iy < hi; iy++ {
+				copy(pad[iy*544+560:iy*544+1072], in[iy*512:iy*512+512])
+			}
+		}
+	case 5:
+		if vec {
+			lo, hi := part*32/8, (part+1)*32/8
+			cols := w.buf.block1_conv2Cols[:]
+			src := cols[147456:165952]
+			block1_conv2Im2colRows4Vec((*[18432]float32)(cols[lo*4608:]), (*[3264]float32)(src[lo*544:]))
 			block1_conv2ForwardVec(w.buf.block1_conv2Out[lo*512:hi*512], cols[lo*4608:hi*4608], &p.block1_conv2Weight, &p.block1_conv2Bias, (hi-lo)*32)
 		} else {
 			block1_conv2Forward(n, &w.buf.block1_conv1Out, &w.buf.block1_conv2Out, &p.block1_conv2Weight, &p.block1_conv2Bias)
 		}
-	case 3:
+	case 6:
 		lo, hi := partSpan(16384, part, 8, 16)
 		block1_addForwardPart(w.buf.conv1Out[lo:hi], w.buf.block1_conv2Out[lo:hi], w.buf.block1_addOut[lo:hi])
-	case 4:
+	case 7:
 		lo, hi := partSpan(16384, part, 8, 16)
 		block1_relu2InPlace(w.buf.block1_addOut[lo:hi])
-	case 5:
+	case 8:
+		if vec {
+			lo, hi := part*32/8, (part+1)*32/8
+			cols := w.buf.block2_conv1Cols[:]
+			pad := (*[17424]float32)(cols[36864:])
+			in := (*[16384]float32)(w.buf.block1_addOut[:16384])
+			for iy := lo; iy < hi; iy++ {
+				copy(pad[iy*528:iy*528+512], in[iy*512:iy*512+512])
+			}
+		}
+	case 9:
 		if vec {
 			lo, hi := part*16/8, (part+1)*16/8
-			cols := w.buf.block2_conv1Cols[:36864]
-			block2_conv1Im2colRows((*[16384]float32)(w.buf.block1_addOut[:16384]), (*[36864]float32)(cols), lo, hi)
+			cols := w.buf.block2_conv1Cols[:]
+			src := cols[36864:54288]
+			block2_conv1Im2colRows2Vec((*[4608]float32)(cols[lo*2304:]), (*[2640]float32)(src[lo*1056:]))
 			block2_conv1ForwardVec(w.buf.block2_conv1Out[lo*512:hi*512], cols[lo*2304:hi*2304], &p.block2_conv1Weight, &p.block2_conv1Bias, (hi-lo)*16)
 			block2_relu1InPlace(w.buf.block2_conv1Out[lo*512 : hi*512])
 		} else {
 			block2_conv1Forward(n, &w.buf.block1_addOut, &w.buf.block2_conv1Out, &p.block2_conv1Weight, &p.block2_conv1Bias)
 			block2_relu1InPlace(w.buf.block2_conv1Out[:8192])
 		}
-	case 6:
+	case 10:
 		if vec {
 			lo, hi := part*16/8, (part+1)*16/8
-			cols := w.buf.block2_conv2Cols[:73728]
-			block2_conv2Im2colRows((*[8192]float32)(w.buf.block2_conv1Out[:8192]), (*[73728]float32)(cols), lo, hi)
+			cols := w.buf.block2_conv2Cols[:]
+			pad := (*[10368]float32)(cols[73728:])
+			in := (*[8192]float32)(w.buf.block2_conv1Out[:8192])
+			for iy := lo; iy < hi; iy++ {
+				copy(pad[iy*576+608:iy*576+1120], in[iy*512:iy*512+512])
+			}
+		}
+	case 11:
+		if vec {
+			lo, hi := part*16/8, (part+1)*16/8
+			cols := w.buf.block2_conv2Cols[:]
+			src := cols[73728:84096]
+			block2_conv2Im2colRows2Vec((*[9216]float32)(cols[lo*4608:]), (*[2304]float32)(src[lo*576:]))
 			block2_conv2ForwardVec(w.buf.block2_conv2Out[lo*512:hi*512], cols[lo*4608:hi*4608], &p.block2_conv2Weight, &p.block2_conv2Bias, (hi-lo)*16)
 		} else {
 			block2_conv2Forward(n, &w.buf.block2_conv1Out, &w.buf.block2_conv2Out, &p.block2_conv2Weight, &p.block2_conv2Bias)
 		}
-	case 7:
+	case 12:
 		if vec {
 			lo, hi := part*16/8, (part+1)*16/8
-			cols := w.buf.block2_shortcutCols[:4096]
-			block2_shortcutIm2colRows((*[16384]float32)(w.buf.block1_addOut[:16384]), (*[4096]float32)(cols), lo, hi)
+			cols := w.buf.block2_shortcutCols[:]
+			src := w.buf.block1_addOut[:16384]
+			block2_shortcutIm2colRows2Vec((*[512]float32)(cols[lo*256:]), (*[1536]float32)(src[lo*1024:]))
 			block2_shortcutForwardVec(w.buf.block2_shortcutOut[lo*512:hi*512], cols[lo*256:hi*256], &p.block2_shortcutWeight, &p.block2_shortcutBias, (hi-lo)*16)
 		} else {
 			block2_shortcutForward(n, &w.buf.block1_addOut, &w.buf.block2_shortcutOut, &p.block2_shortcutWeight, &p.block2_shortcutBias)
 		}
-	case 8:
+	case 13:
 		lo, hi := partSpan(8192, part, 8, 16)
 		block2_addForwardPart(w.buf.block2_shortcutOut[lo:hi], w.buf.block2_conv2Out[lo:hi], w.buf.block2_addOut[lo:hi])
-	case 9:
+	case 14:
 		lo, hi := partSpan(8192, part, 8, 16)
 		block2_relu2InPlace(w.buf.block2_addOut[lo:hi])
-	case 10:
+	case 15:
+		if vec {
+			lo, hi := part*16/8, (part+1)*16/8
+			cols := w.buf.block3_conv1Cols[:]
+			pad := (*[9248]float32)(cols[55296:])
+			in := (*[8192]float32)(w.buf.block2_addOut[:8192])
+			for iy := lo; iy < hi; iy++ {
+				copy(pad[iy*544:iy*544+512], in[iy*512:iy*512+512])
+			}
+		}
+	case 16:
 		if vec {
 			lo, hi := part*8/8, (part+1)*8/8
-			cols := w.buf.block3_conv1Cols[:18432]
-			block3_conv1Im2colRows((*[8192]float32)(w.buf.block2_addOut[:8192]), (*[18432]float32)(cols), lo, hi)
+			cols := w.buf.block3_conv1Cols[:]
+			src := cols[55296:64544]
+			block3_conv1Im2colRows1Vec((*[2304]float32)(cols[lo*2304:]), (*[1632]float32)(src[lo*1088:]))
 			block3_conv1ForwardVec(w.buf.block3_conv1Out[lo*512:hi*512], cols[lo*2304:hi*2304], &p.block3_conv1Weight, &p.block3_conv1Bias, (hi-lo)*8)
 			block3_relu1InPlace(w.buf.block3_conv1Out[lo*512 : hi*512])
 		} else {
 			block3_conv1Forward(n, &w.buf.block2_addOut, &w.buf.block3_conv1Out, &p.block3_conv1Weight, &p.block3_conv1Bias)
 			block3_relu1InPlace(w.buf.block3_conv1Out[:4096])
 		}
-	case 11:
+	case 17:
 		if vec {
 			lo, hi := part*8/8, (part+1)*8/8
-			cols := w.buf.block3_conv2Cols[:36864]
-			block3_conv2Im2colRows((*[4096]float32)(w.buf.block3_conv1Out[:4096]), (*[36864]float32)(cols), lo, hi)
+			cols := w.buf.block3_conv2Cols[:]
+			pad := (*[6400]float32)(cols[36864:])
+			in := (*[4096]float32)(w.buf.block3_conv1Out[:4096])
+			for iy := lo; iy < hi; iy++ {
+				copy(pad[iy*640+704:iy*640+1216], in[iy*512:iy*512+512])
+			}
+		}
+	case 18:
+		if vec {
+			lo, hi := part*8/8, (part+1)*8/8
+			cols := w.buf.block3_conv2Cols[:]
+			src := cols[36864:43264]
+			block3_conv2Im2colRows1Vec((*[4608]float32)(cols[lo*4608:]), (*[1920]float32)(src[lo*640:]))
 			block3_conv2ForwardVec(w.buf.block3_conv2Out[lo*512:hi*512], cols[lo*4608:hi*4608], &p.block3_conv2Weight, &p.block3_conv2Bias, (hi-lo)*8)
 		} else {
 			block3_conv2Forward(n, &w.buf.block3_conv1Out, &w.buf.block3_conv2Out, &p.block3_conv2Weight, &p.block3_conv2Bias)
 		}
-	case 12:
+	case 19:
 		if vec {
 			lo, hi := part*8/8, (part+1)*8/8
-			cols := w.buf.block3_shortcutCols[:2048]
-			block3_shortcutIm2colRows((*[8192]float32)(w.buf.block2_addOut[:8192]), (*[2048]float32)(cols), lo, hi)
+			cols := w.buf.block3_shortcutCols[:]
+			src := w.buf.block2_addOut[:8192]
+			block3_shortcutIm2colRows1Vec((*[256]float32)(cols[lo*256:]), (*[512]float32)(src[lo*1024:]))
 			block3_shortcutForwardVec(w.buf.block3_shortcutOut[lo*512:hi*512], cols[lo*256:hi*256], &p.block3_shortcutWeight, &p.block3_shortcutBias, (hi-lo)*8)
 		} else {
 			block3_shortcutForward(n, &w.buf.block2_addOut, &w.buf.block3_shortcutOut, &p.block3_shortcutWeight, &p.block3_shortcutBias)
 		}
-	case 13:
+	case 20:
 		lo, hi := partSpan(4096, part, 8, 16)
 		block3_addForwardPart(w.buf.block3_shortcutOut[lo:hi], w.buf.block3_conv2Out[lo:hi], w.buf.block3_addOut[lo:hi])
-	case 14:
+	case 21:
 		lo, hi := partSpan(4096, part, 8, 16)
 		block3_relu2InPlace(w.buf.block3_addOut[lo:hi])
-	case 15:
+	case 22:
 		poolForward(n, &w.buf.block3_addOut, &w.buf.poolOut)
-	case 16:
+	case 23:
 		if vec {
 			if n == 1 {
 				fcPackedOneVec((*[10]float32)(w.buf.fcOut[:10]), (*[64]float32)(w.buf.poolOut[:64]), &pk.fcWeight, &p.fcBias)

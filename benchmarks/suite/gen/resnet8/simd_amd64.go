@@ -116,6 +116,23 @@ func conv1Im2colVec(cols *[1024 * 27]float32, x *[34 * 34 * 3]float32) {
 	}
 }
 
+// conv1Im2colRows4Vec computes, for 6x34x3 inputs, 3x3 kernels at stride 1,1 with padding 0,0 (top, left) and 4x32x1 outputs:
+//
+//	cols[oh·OutW+ow][kh][kw][c] = x[oh·StrideH−PadTop+kh][ow·StrideW−PadLeft+kw][c]
+//	for oh in [0, 4), ow in [0, 32) (the other rows are left as they are)
+//
+// It runs the path runtime.ActiveISA names.
+func conv1Im2colRows4Vec(cols *[128 * 27]float32, x *[6 * 34 * 3]float32) {
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		conv1Im2colVecAVX512(&cols[0], &x[0], 4, 32, 3, 36, 408, 12, 24, 0)
+	case runtime.AVX2:
+		conv1Im2colVecAVX2(&cols[0], &x[0], 4, 32, 3, 36, 408, 12, 24, 0)
+	default:
+		conv1Im2colRows4VecGo(cols, x)
+	}
+}
+
 // block1_conv1ForwardVecAVX512 is the AVX512 path of block1_conv1ForwardVec (simd_amd64.s).
 //
 //go:noescape
@@ -294,6 +311,23 @@ func block1_conv1Im2colTailVec(cols *[64 * 144]float32, x *[4 * 34 * 16]float32)
 	}
 }
 
+// block1_conv1Im2colRows4Vec computes, for 6x34x16 inputs, 3x3 kernels at stride 1,1 with padding 0,0 (top, left) and 4x32x1 outputs:
+//
+//	cols[oh·OutW+ow][kh][kw][c] = x[oh·StrideH−PadTop+kh][ow·StrideW−PadLeft+kw][c]
+//	for oh in [0, 4), ow in [0, 32) (the other rows are left as they are)
+//
+// It runs the path runtime.ActiveISA names.
+func block1_conv1Im2colRows4Vec(cols *[128 * 144]float32, x *[6 * 34 * 16]float32) {
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		conv1Im2colVecAVX512(&cols[0], &x[0], 4, 32, 3, 192, 2176, 64, 128, 0)
+	case runtime.AVX2:
+		conv1Im2colVecAVX2(&cols[0], &x[0], 4, 32, 3, 192, 2176, 64, 128, 0)
+	default:
+		block1_conv1Im2colRows4VecGo(cols, x)
+	}
+}
+
 // block1_conv1Dy2colVec computes, for 34x34x16 inputs, 3x3 kernels at stride 1,1 with padding 0,0 (top, left) and 32x32x1 outputs:
 //
 //	cols[oh·OutW+ow][kh][kw][c] = x[oh·StrideH−PadTop+kh][ow·StrideW−PadLeft+kw][c]
@@ -451,6 +485,23 @@ func block1_conv2Im2colTailVec(cols *[64 * 144]float32, x *[4 * 34 * 16]float32)
 		conv1Im2colVecAVX2(&cols[0], &x[0], 2, 32, 3, 192, 2176, 64, 128, 0)
 	default:
 		block1_conv2Im2colTailVecGo(cols, x)
+	}
+}
+
+// block1_conv2Im2colRows4Vec computes, for 6x34x16 inputs, 3x3 kernels at stride 1,1 with padding 0,0 (top, left) and 4x32x1 outputs:
+//
+//	cols[oh·OutW+ow][kh][kw][c] = x[oh·StrideH−PadTop+kh][ow·StrideW−PadLeft+kw][c]
+//	for oh in [0, 4), ow in [0, 32) (the other rows are left as they are)
+//
+// It runs the path runtime.ActiveISA names.
+func block1_conv2Im2colRows4Vec(cols *[128 * 144]float32, x *[6 * 34 * 16]float32) {
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		conv1Im2colVecAVX512(&cols[0], &x[0], 4, 32, 3, 192, 2176, 64, 128, 0)
+	case runtime.AVX2:
+		conv1Im2colVecAVX2(&cols[0], &x[0], 4, 32, 3, 192, 2176, 64, 128, 0)
+	default:
+		block1_conv2Im2colRows4VecGo(cols, x)
 	}
 }
 
@@ -641,6 +692,23 @@ func block2_conv1Im2colTailVec(cols *[64 * 144]float32, x *[9 * 33 * 16]float32)
 	}
 }
 
+// block2_conv1Im2colRows2Vec computes, for 5x33x16 inputs, 3x3 kernels at stride 2,2 with padding 0,0 (top, left) and 2x16x1 outputs:
+//
+//	cols[oh·OutW+ow][kh][kw][c] = x[oh·StrideH−PadTop+kh][ow·StrideW−PadLeft+kw][c]
+//	for oh in [0, 2), ow in [0, 16) (the other rows are left as they are)
+//
+// It runs the path runtime.ActiveISA names.
+func block2_conv1Im2colRows2Vec(cols *[32 * 144]float32, x *[5 * 33 * 16]float32) {
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		conv1Im2colVecAVX512(&cols[0], &x[0], 2, 16, 3, 192, 2112, 128, 2176, 0)
+	case runtime.AVX2:
+		conv1Im2colVecAVX2(&cols[0], &x[0], 2, 16, 3, 192, 2112, 128, 2176, 0)
+	default:
+		block2_conv1Im2colRows2VecGo(cols, x)
+	}
+}
+
 // block2_conv1Col2imVecAVX2 is the AVX2 path of block2_conv1Col2imVec (simd_amd64.s).
 //
 //go:noescape
@@ -818,6 +886,23 @@ func block2_conv2Im2colTailVec(cols *[16 * 288]float32, x *[3 * 18 * 32]float32)
 	}
 }
 
+// block2_conv2Im2colRows2Vec computes, for 4x18x32 inputs, 3x3 kernels at stride 1,1 with padding 0,0 (top, left) and 2x16x1 outputs:
+//
+//	cols[oh·OutW+ow][kh][kw][c] = x[oh·StrideH−PadTop+kh][ow·StrideW−PadLeft+kw][c]
+//	for oh in [0, 2), ow in [0, 16) (the other rows are left as they are)
+//
+// It runs the path runtime.ActiveISA names.
+func block2_conv2Im2colRows2Vec(cols *[32 * 288]float32, x *[4 * 18 * 32]float32) {
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		conv1Im2colVecAVX512(&cols[0], &x[0], 2, 16, 3, 384, 2304, 128, 256, 0)
+	case runtime.AVX2:
+		conv1Im2colVecAVX2(&cols[0], &x[0], 2, 16, 3, 384, 2304, 128, 256, 0)
+	default:
+		block2_conv2Im2colRows2VecGo(cols, x)
+	}
+}
+
 // block2_conv2Dy2colVec computes, for 18x18x32 inputs, 3x3 kernels at stride 1,1 with padding 0,0 (top, left) and 16x16x1 outputs:
 //
 //	cols[oh·OutW+ow][kh][kw][c] = x[oh·StrideH−PadTop+kh][ow·StrideW−PadLeft+kw][c]
@@ -962,6 +1047,23 @@ func block2_shortcutIm2colVec(cols *[256 * 16]float32, x *[32 * 32 * 16]float32)
 		conv1Im2colVecAVX2(&cols[0], &x[0], 16, 16, 1, 64, 2048, 128, 2048, 0)
 	default:
 		block2_shortcutIm2colVecGo(cols, x)
+	}
+}
+
+// block2_shortcutIm2colRows2Vec computes, for 3x32x16 inputs, 1x1 kernels at stride 2,2 with padding 0,0 (top, left) and 2x16x1 outputs:
+//
+//	cols[oh·OutW+ow][kh][kw][c] = x[oh·StrideH−PadTop+kh][ow·StrideW−PadLeft+kw][c]
+//	for oh in [0, 2), ow in [0, 16) (the other rows are left as they are)
+//
+// It runs the path runtime.ActiveISA names.
+func block2_shortcutIm2colRows2Vec(cols *[32 * 16]float32, x *[3 * 32 * 16]float32) {
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		conv1Im2colVecAVX512(&cols[0], &x[0], 2, 16, 1, 64, 2048, 128, 2048, 0)
+	case runtime.AVX2:
+		conv1Im2colVecAVX2(&cols[0], &x[0], 2, 16, 1, 64, 2048, 128, 2048, 0)
+	default:
+		block2_shortcutIm2colRows2VecGo(cols, x)
 	}
 }
 
@@ -1110,6 +1212,23 @@ func block3_conv1Im2colVec(cols *[64 * 288]float32, x *[17 * 17 * 32]float32) {
 		conv1Im2colVecAVX2(&cols[0], &x[0], 8, 8, 3, 384, 2176, 256, 2304, 0)
 	default:
 		block3_conv1Im2colVecGo(cols, x)
+	}
+}
+
+// block3_conv1Im2colRows1Vec computes, for 3x17x32 inputs, 3x3 kernels at stride 2,2 with padding 0,0 (top, left) and 1x8x1 outputs:
+//
+//	cols[oh·OutW+ow][kh][kw][c] = x[oh·StrideH−PadTop+kh][ow·StrideW−PadLeft+kw][c]
+//	for oh in [0, 1), ow in [0, 8) (the other rows are left as they are)
+//
+// It runs the path runtime.ActiveISA names.
+func block3_conv1Im2colRows1Vec(cols *[8 * 288]float32, x *[3 * 17 * 32]float32) {
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		conv1Im2colVecAVX512(&cols[0], &x[0], 1, 8, 3, 384, 2176, 256, 2304, 0)
+	case runtime.AVX2:
+		conv1Im2colVecAVX2(&cols[0], &x[0], 1, 8, 3, 384, 2176, 256, 2304, 0)
+	default:
+		block3_conv1Im2colRows1VecGo(cols, x)
 	}
 }
 
@@ -1275,6 +1394,23 @@ func block3_conv2Im2colTailVec(cols *[16 * 576]float32, x *[4 * 10 * 64]float32)
 	}
 }
 
+// block3_conv2Im2colRows1Vec computes, for 3x10x64 inputs, 3x3 kernels at stride 1,1 with padding 0,0 (top, left) and 1x8x1 outputs:
+//
+//	cols[oh·OutW+ow][kh][kw][c] = x[oh·StrideH−PadTop+kh][ow·StrideW−PadLeft+kw][c]
+//	for oh in [0, 1), ow in [0, 8) (the other rows are left as they are)
+//
+// It runs the path runtime.ActiveISA names.
+func block3_conv2Im2colRows1Vec(cols *[8 * 576]float32, x *[3 * 10 * 64]float32) {
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		conv1Im2colVecAVX512(&cols[0], &x[0], 1, 8, 3, 768, 2560, 256, 512, 0)
+	case runtime.AVX2:
+		conv1Im2colVecAVX2(&cols[0], &x[0], 1, 8, 3, 768, 2560, 256, 512, 0)
+	default:
+		block3_conv2Im2colRows1VecGo(cols, x)
+	}
+}
+
 // block3_conv2Dy2colVec computes, for 10x10x64 inputs, 3x3 kernels at stride 1,1 with padding 0,0 (top, left) and 8x8x1 outputs:
 //
 //	cols[oh·OutW+ow][kh][kw][c] = x[oh·StrideH−PadTop+kh][ow·StrideW−PadLeft+kw][c]
@@ -1410,6 +1546,23 @@ func block3_shortcutIm2colVec(cols *[64 * 32]float32, x *[16 * 16 * 32]float32) 
 		conv1Im2colVecAVX2(&cols[0], &x[0], 8, 8, 1, 128, 2048, 256, 2048, 0)
 	default:
 		block3_shortcutIm2colVecGo(cols, x)
+	}
+}
+
+// block3_shortcutIm2colRows1Vec computes, for 1x16x32 inputs, 1x1 kernels at stride 2,2 with padding 0,0 (top, left) and 1x8x1 outputs:
+//
+//	cols[oh·OutW+ow][kh][kw][c] = x[oh·StrideH−PadTop+kh][ow·StrideW−PadLeft+kw][c]
+//	for oh in [0, 1), ow in [0, 8) (the other rows are left as they are)
+//
+// It runs the path runtime.ActiveISA names.
+func block3_shortcutIm2colRows1Vec(cols *[8 * 32]float32, x *[1 * 16 * 32]float32) {
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		conv1Im2colVecAVX512(&cols[0], &x[0], 1, 8, 1, 128, 2048, 256, 2048, 0)
+	case runtime.AVX2:
+		conv1Im2colVecAVX2(&cols[0], &x[0], 1, 8, 1, 128, 2048, 256, 2048, 0)
+	default:
+		block3_shortcutIm2colRows1VecGo(cols, x)
 	}
 }
 

@@ -32,6 +32,16 @@ func conv1Im2colVec(cols *[1024 * 27]float32, x *[34 * 34 * 3]float32) {
 	conv1Im2colVecGo(cols, x)
 }
 
+// conv1Im2colRows4Vec computes, for 6x34x3 inputs, 3x3 kernels at stride 1,1 with padding 0,0 (top, left) and 4x32x1 outputs:
+//
+//	cols[oh·OutW+ow][kh][kw][c] = x[oh·StrideH−PadTop+kh][ow·StrideW−PadLeft+kw][c]
+//	for oh in [0, 4), ow in [0, 32) (the other rows are left as they are)
+//
+// This build has no assembly: it runs the reference.
+func conv1Im2colRows4Vec(cols *[128 * 27]float32, x *[6 * 34 * 3]float32) {
+	conv1Im2colRows4VecGo(cols, x)
+}
+
 // block1_conv1ForwardVec computes, with In = 144 and Units = 16:
 //
 //	y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   for s < n
@@ -94,6 +104,16 @@ func block1_conv1Im2colChunkVec(cols *[96 * 144]float32, x *[5 * 34 * 16]float32
 // This build has no assembly: it runs the reference.
 func block1_conv1Im2colTailVec(cols *[64 * 144]float32, x *[4 * 34 * 16]float32) {
 	block1_conv1Im2colTailVecGo(cols, x)
+}
+
+// block1_conv1Im2colRows4Vec computes, for 6x34x16 inputs, 3x3 kernels at stride 1,1 with padding 0,0 (top, left) and 4x32x1 outputs:
+//
+//	cols[oh·OutW+ow][kh][kw][c] = x[oh·StrideH−PadTop+kh][ow·StrideW−PadLeft+kw][c]
+//	for oh in [0, 4), ow in [0, 32) (the other rows are left as they are)
+//
+// This build has no assembly: it runs the reference.
+func block1_conv1Im2colRows4Vec(cols *[128 * 144]float32, x *[6 * 34 * 16]float32) {
+	block1_conv1Im2colRows4VecGo(cols, x)
 }
 
 // block1_conv1Dy2colVec computes, for 34x34x16 inputs, 3x3 kernels at stride 1,1 with padding 0,0 (top, left) and 32x32x1 outputs:
@@ -170,6 +190,16 @@ func block1_conv2Im2colTailVec(cols *[64 * 144]float32, x *[4 * 34 * 16]float32)
 	block1_conv2Im2colTailVecGo(cols, x)
 }
 
+// block1_conv2Im2colRows4Vec computes, for 6x34x16 inputs, 3x3 kernels at stride 1,1 with padding 0,0 (top, left) and 4x32x1 outputs:
+//
+//	cols[oh·OutW+ow][kh][kw][c] = x[oh·StrideH−PadTop+kh][ow·StrideW−PadLeft+kw][c]
+//	for oh in [0, 4), ow in [0, 32) (the other rows are left as they are)
+//
+// This build has no assembly: it runs the reference.
+func block1_conv2Im2colRows4Vec(cols *[128 * 144]float32, x *[6 * 34 * 16]float32) {
+	block1_conv2Im2colRows4VecGo(cols, x)
+}
+
 // block1_conv2Dy2colVec computes, for 34x34x16 inputs, 3x3 kernels at stride 1,1 with padding 0,0 (top, left) and 32x32x1 outputs:
 //
 //	cols[oh·OutW+ow][kh][kw][c] = x[oh·StrideH−PadTop+kh][ow·StrideW−PadLeft+kw][c]
@@ -242,6 +272,16 @@ func block2_conv1Im2colChunkVec(cols *[96 * 144]float32, x *[13 * 33 * 16]float3
 // This build has no assembly: it runs the reference.
 func block2_conv1Im2colTailVec(cols *[64 * 144]float32, x *[9 * 33 * 16]float32) {
 	block2_conv1Im2colTailVecGo(cols, x)
+}
+
+// block2_conv1Im2colRows2Vec computes, for 5x33x16 inputs, 3x3 kernels at stride 2,2 with padding 0,0 (top, left) and 2x16x1 outputs:
+//
+//	cols[oh·OutW+ow][kh][kw][c] = x[oh·StrideH−PadTop+kh][ow·StrideW−PadLeft+kw][c]
+//	for oh in [0, 2), ow in [0, 16) (the other rows are left as they are)
+//
+// This build has no assembly: it runs the reference.
+func block2_conv1Im2colRows2Vec(cols *[32 * 144]float32, x *[5 * 33 * 16]float32) {
+	block2_conv1Im2colRows2VecGo(cols, x)
 }
 
 // block2_conv1Col2imVec computes, for 33x33x16 inputs, 3x3 kernels at stride 2,2 with padding 0,0 (top, left) and 16x16x1 outputs:
@@ -318,6 +358,16 @@ func block2_conv2Im2colTailVec(cols *[16 * 288]float32, x *[3 * 18 * 32]float32)
 	block2_conv2Im2colTailVecGo(cols, x)
 }
 
+// block2_conv2Im2colRows2Vec computes, for 4x18x32 inputs, 3x3 kernels at stride 1,1 with padding 0,0 (top, left) and 2x16x1 outputs:
+//
+//	cols[oh·OutW+ow][kh][kw][c] = x[oh·StrideH−PadTop+kh][ow·StrideW−PadLeft+kw][c]
+//	for oh in [0, 2), ow in [0, 16) (the other rows are left as they are)
+//
+// This build has no assembly: it runs the reference.
+func block2_conv2Im2colRows2Vec(cols *[32 * 288]float32, x *[4 * 18 * 32]float32) {
+	block2_conv2Im2colRows2VecGo(cols, x)
+}
+
 // block2_conv2Dy2colVec computes, for 18x18x32 inputs, 3x3 kernels at stride 1,1 with padding 0,0 (top, left) and 16x16x1 outputs:
 //
 //	cols[oh·OutW+ow][kh][kw][c] = x[oh·StrideH−PadTop+kh][ow·StrideW−PadLeft+kw][c]
@@ -372,6 +422,16 @@ func block2_shortcutIm2colVec(cols *[256 * 16]float32, x *[32 * 32 * 16]float32)
 	block2_shortcutIm2colVecGo(cols, x)
 }
 
+// block2_shortcutIm2colRows2Vec computes, for 3x32x16 inputs, 1x1 kernels at stride 2,2 with padding 0,0 (top, left) and 2x16x1 outputs:
+//
+//	cols[oh·OutW+ow][kh][kw][c] = x[oh·StrideH−PadTop+kh][ow·StrideW−PadLeft+kw][c]
+//	for oh in [0, 2), ow in [0, 16) (the other rows are left as they are)
+//
+// This build has no assembly: it runs the reference.
+func block2_shortcutIm2colRows2Vec(cols *[32 * 16]float32, x *[3 * 32 * 16]float32) {
+	block2_shortcutIm2colRows2VecGo(cols, x)
+}
+
 // block2_shortcutCol2imVec computes, for 32x32x16 inputs, 1x1 kernels at stride 2,2 with padding 0,0 (top, left) and 16x16x1 outputs:
 //
 //	x[oh·StrideH−PadTop+kh][ow·StrideW−PadLeft+kw][c] += cols[oh·OutW+ow][kh][kw][c]
@@ -424,6 +484,16 @@ func block3_conv1InputGradVecTranspose(wt *[64 * 288]float32, w *[288 * 64]float
 // This build has no assembly: it runs the reference.
 func block3_conv1Im2colVec(cols *[64 * 288]float32, x *[17 * 17 * 32]float32) {
 	block3_conv1Im2colVecGo(cols, x)
+}
+
+// block3_conv1Im2colRows1Vec computes, for 3x17x32 inputs, 3x3 kernels at stride 2,2 with padding 0,0 (top, left) and 1x8x1 outputs:
+//
+//	cols[oh·OutW+ow][kh][kw][c] = x[oh·StrideH−PadTop+kh][ow·StrideW−PadLeft+kw][c]
+//	for oh in [0, 1), ow in [0, 8) (the other rows are left as they are)
+//
+// This build has no assembly: it runs the reference.
+func block3_conv1Im2colRows1Vec(cols *[8 * 288]float32, x *[3 * 17 * 32]float32) {
+	block3_conv1Im2colRows1VecGo(cols, x)
 }
 
 // block3_conv1Col2imVec computes, for 17x17x32 inputs, 3x3 kernels at stride 2,2 with padding 0,0 (top, left) and 8x8x1 outputs:
@@ -500,6 +570,16 @@ func block3_conv2Im2colTailVec(cols *[16 * 576]float32, x *[4 * 10 * 64]float32)
 	block3_conv2Im2colTailVecGo(cols, x)
 }
 
+// block3_conv2Im2colRows1Vec computes, for 3x10x64 inputs, 3x3 kernels at stride 1,1 with padding 0,0 (top, left) and 1x8x1 outputs:
+//
+//	cols[oh·OutW+ow][kh][kw][c] = x[oh·StrideH−PadTop+kh][ow·StrideW−PadLeft+kw][c]
+//	for oh in [0, 1), ow in [0, 8) (the other rows are left as they are)
+//
+// This build has no assembly: it runs the reference.
+func block3_conv2Im2colRows1Vec(cols *[8 * 576]float32, x *[3 * 10 * 64]float32) {
+	block3_conv2Im2colRows1VecGo(cols, x)
+}
+
 // block3_conv2Dy2colVec computes, for 10x10x64 inputs, 3x3 kernels at stride 1,1 with padding 0,0 (top, left) and 8x8x1 outputs:
 //
 //	cols[oh·OutW+ow][kh][kw][c] = x[oh·StrideH−PadTop+kh][ow·StrideW−PadLeft+kw][c]
@@ -552,6 +632,16 @@ func block3_shortcutInputGradVecTranspose(wt *[64 * 32]float32, w *[32 * 64]floa
 // This build has no assembly: it runs the reference.
 func block3_shortcutIm2colVec(cols *[64 * 32]float32, x *[16 * 16 * 32]float32) {
 	block3_shortcutIm2colVecGo(cols, x)
+}
+
+// block3_shortcutIm2colRows1Vec computes, for 1x16x32 inputs, 1x1 kernels at stride 2,2 with padding 0,0 (top, left) and 1x8x1 outputs:
+//
+//	cols[oh·OutW+ow][kh][kw][c] = x[oh·StrideH−PadTop+kh][ow·StrideW−PadLeft+kw][c]
+//	for oh in [0, 1), ow in [0, 8) (the other rows are left as they are)
+//
+// This build has no assembly: it runs the reference.
+func block3_shortcutIm2colRows1Vec(cols *[8 * 32]float32, x *[1 * 16 * 32]float32) {
+	block3_shortcutIm2colRows1VecGo(cols, x)
 }
 
 // block3_shortcutCol2imVec computes, for 16x16x32 inputs, 1x1 kernels at stride 2,2 with padding 0,0 (top, left) and 8x8x1 outputs:

@@ -55,6 +55,22 @@ func conv1Im2colVecGo(cols *[1024 * 27]float32, x *[34 * 34 * 3]float32) {
 	}
 }
 
+// conv1Im2colRows4VecGo is the pure-Go reference of conv1Im2colRows4Vec:
+//
+//	cols[oh·OutW+ow][kh][kw][c] = x[oh·StrideH−PadTop+kh][ow·StrideW−PadLeft+kw][c]
+//	for oh in [0, 4), ow in [0, 32) (the other rows are left as they are)
+func conv1Im2colRows4VecGo(cols *[128 * 27]float32, x *[6 * 34 * 3]float32) {
+	for oh := 0; oh < 4; oh++ {
+		for ow := 0; ow < 32; ow++ {
+			for kh := range 3 {
+				src := ((oh*1-0+kh)*34 + ow*1 - 0) * 3
+				dst := (oh*32+ow)*27 + kh*9
+				copy(cols[dst:dst+9], x[src:src+9])
+			}
+		}
+	}
+}
+
 // block1_conv1ForwardVecGo is the pure-Go reference of block1_conv1ForwardVec:
 //
 //	y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   for s < n
@@ -157,6 +173,22 @@ func block1_conv1Im2colChunkVecGo(cols *[96 * 144]float32, x *[5 * 34 * 16]float
 //	for oh in [0, 2), ow in [0, 32) (the other rows are left as they are)
 func block1_conv1Im2colTailVecGo(cols *[64 * 144]float32, x *[4 * 34 * 16]float32) {
 	for oh := 0; oh < 2; oh++ {
+		for ow := 0; ow < 32; ow++ {
+			for kh := range 3 {
+				src := ((oh*1-0+kh)*34 + ow*1 - 0) * 16
+				dst := (oh*32+ow)*144 + kh*48
+				copy(cols[dst:dst+48], x[src:src+48])
+			}
+		}
+	}
+}
+
+// block1_conv1Im2colRows4VecGo is the pure-Go reference of block1_conv1Im2colRows4Vec:
+//
+//	cols[oh·OutW+ow][kh][kw][c] = x[oh·StrideH−PadTop+kh][ow·StrideW−PadLeft+kw][c]
+//	for oh in [0, 4), ow in [0, 32) (the other rows are left as they are)
+func block1_conv1Im2colRows4VecGo(cols *[128 * 144]float32, x *[6 * 34 * 16]float32) {
+	for oh := 0; oh < 4; oh++ {
 		for ow := 0; ow < 32; ow++ {
 			for kh := range 3 {
 				src := ((oh*1-0+kh)*34 + ow*1 - 0) * 16
@@ -295,6 +327,22 @@ func block1_conv2Im2colTailVecGo(cols *[64 * 144]float32, x *[4 * 34 * 16]float3
 	}
 }
 
+// block1_conv2Im2colRows4VecGo is the pure-Go reference of block1_conv2Im2colRows4Vec:
+//
+//	cols[oh·OutW+ow][kh][kw][c] = x[oh·StrideH−PadTop+kh][ow·StrideW−PadLeft+kw][c]
+//	for oh in [0, 4), ow in [0, 32) (the other rows are left as they are)
+func block1_conv2Im2colRows4VecGo(cols *[128 * 144]float32, x *[6 * 34 * 16]float32) {
+	for oh := 0; oh < 4; oh++ {
+		for ow := 0; ow < 32; ow++ {
+			for kh := range 3 {
+				src := ((oh*1-0+kh)*34 + ow*1 - 0) * 16
+				dst := (oh*32+ow)*144 + kh*48
+				copy(cols[dst:dst+48], x[src:src+48])
+			}
+		}
+	}
+}
+
 // block1_conv2Dy2colVecGo is the pure-Go reference of block1_conv2Dy2colVec:
 //
 //	cols[oh·OutW+ow][kh][kw][c] = x[oh·StrideH−PadTop+kh][ow·StrideW−PadLeft+kw][c]
@@ -413,6 +461,22 @@ func block2_conv1Im2colChunkVecGo(cols *[96 * 144]float32, x *[13 * 33 * 16]floa
 //	for oh in [0, 4), ow in [0, 16) (the other rows are left as they are)
 func block2_conv1Im2colTailVecGo(cols *[64 * 144]float32, x *[9 * 33 * 16]float32) {
 	for oh := 0; oh < 4; oh++ {
+		for ow := 0; ow < 16; ow++ {
+			for kh := range 3 {
+				src := ((oh*2-0+kh)*33 + ow*2 - 0) * 16
+				dst := (oh*16+ow)*144 + kh*48
+				copy(cols[dst:dst+48], x[src:src+48])
+			}
+		}
+	}
+}
+
+// block2_conv1Im2colRows2VecGo is the pure-Go reference of block2_conv1Im2colRows2Vec:
+//
+//	cols[oh·OutW+ow][kh][kw][c] = x[oh·StrideH−PadTop+kh][ow·StrideW−PadLeft+kw][c]
+//	for oh in [0, 2), ow in [0, 16) (the other rows are left as they are)
+func block2_conv1Im2colRows2VecGo(cols *[32 * 144]float32, x *[5 * 33 * 16]float32) {
+	for oh := 0; oh < 2; oh++ {
 		for ow := 0; ow < 16; ow++ {
 			for kh := range 3 {
 				src := ((oh*2-0+kh)*33 + ow*2 - 0) * 16
@@ -555,6 +619,22 @@ func block2_conv2Im2colTailVecGo(cols *[16 * 288]float32, x *[3 * 18 * 32]float3
 	}
 }
 
+// block2_conv2Im2colRows2VecGo is the pure-Go reference of block2_conv2Im2colRows2Vec:
+//
+//	cols[oh·OutW+ow][kh][kw][c] = x[oh·StrideH−PadTop+kh][ow·StrideW−PadLeft+kw][c]
+//	for oh in [0, 2), ow in [0, 16) (the other rows are left as they are)
+func block2_conv2Im2colRows2VecGo(cols *[32 * 288]float32, x *[4 * 18 * 32]float32) {
+	for oh := 0; oh < 2; oh++ {
+		for ow := 0; ow < 16; ow++ {
+			for kh := range 3 {
+				src := ((oh*1-0+kh)*18 + ow*1 - 0) * 32
+				dst := (oh*16+ow)*288 + kh*96
+				copy(cols[dst:dst+96], x[src:src+96])
+			}
+		}
+	}
+}
+
 // block2_conv2Dy2colVecGo is the pure-Go reference of block2_conv2Dy2colVec:
 //
 //	cols[oh·OutW+ow][kh][kw][c] = x[oh·StrideH−PadTop+kh][ow·StrideW−PadLeft+kw][c]
@@ -641,6 +721,22 @@ func block2_shortcutInputGradVecTransposeGo(wt *[32 * 16]float32, w *[16 * 32]fl
 //	for oh in [0, 16), ow in [0, 16) (the other rows are left as they are)
 func block2_shortcutIm2colVecGo(cols *[256 * 16]float32, x *[32 * 32 * 16]float32) {
 	for oh := 0; oh < 16; oh++ {
+		for ow := 0; ow < 16; ow++ {
+			for kh := range 1 {
+				src := ((oh*2-0+kh)*32 + ow*2 - 0) * 16
+				dst := (oh*16+ow)*16 + kh*16
+				copy(cols[dst:dst+16], x[src:src+16])
+			}
+		}
+	}
+}
+
+// block2_shortcutIm2colRows2VecGo is the pure-Go reference of block2_shortcutIm2colRows2Vec:
+//
+//	cols[oh·OutW+ow][kh][kw][c] = x[oh·StrideH−PadTop+kh][ow·StrideW−PadLeft+kw][c]
+//	for oh in [0, 2), ow in [0, 16) (the other rows are left as they are)
+func block2_shortcutIm2colRows2VecGo(cols *[32 * 16]float32, x *[3 * 32 * 16]float32) {
+	for oh := 0; oh < 2; oh++ {
 		for ow := 0; ow < 16; ow++ {
 			for kh := range 1 {
 				src := ((oh*2-0+kh)*32 + ow*2 - 0) * 16
@@ -741,6 +837,22 @@ func block3_conv1InputGradVecTransposeGo(wt *[64 * 288]float32, w *[288 * 64]flo
 //	for oh in [0, 8), ow in [0, 8) (the other rows are left as they are)
 func block3_conv1Im2colVecGo(cols *[64 * 288]float32, x *[17 * 17 * 32]float32) {
 	for oh := 0; oh < 8; oh++ {
+		for ow := 0; ow < 8; ow++ {
+			for kh := range 3 {
+				src := ((oh*2-0+kh)*17 + ow*2 - 0) * 32
+				dst := (oh*8+ow)*288 + kh*96
+				copy(cols[dst:dst+96], x[src:src+96])
+			}
+		}
+	}
+}
+
+// block3_conv1Im2colRows1VecGo is the pure-Go reference of block3_conv1Im2colRows1Vec:
+//
+//	cols[oh·OutW+ow][kh][kw][c] = x[oh·StrideH−PadTop+kh][ow·StrideW−PadLeft+kw][c]
+//	for oh in [0, 1), ow in [0, 8) (the other rows are left as they are)
+func block3_conv1Im2colRows1VecGo(cols *[8 * 288]float32, x *[3 * 17 * 32]float32) {
+	for oh := 0; oh < 1; oh++ {
 		for ow := 0; ow < 8; ow++ {
 			for kh := range 3 {
 				src := ((oh*2-0+kh)*17 + ow*2 - 0) * 32
@@ -883,6 +995,22 @@ func block3_conv2Im2colTailVecGo(cols *[16 * 576]float32, x *[4 * 10 * 64]float3
 	}
 }
 
+// block3_conv2Im2colRows1VecGo is the pure-Go reference of block3_conv2Im2colRows1Vec:
+//
+//	cols[oh·OutW+ow][kh][kw][c] = x[oh·StrideH−PadTop+kh][ow·StrideW−PadLeft+kw][c]
+//	for oh in [0, 1), ow in [0, 8) (the other rows are left as they are)
+func block3_conv2Im2colRows1VecGo(cols *[8 * 576]float32, x *[3 * 10 * 64]float32) {
+	for oh := 0; oh < 1; oh++ {
+		for ow := 0; ow < 8; ow++ {
+			for kh := range 3 {
+				src := ((oh*1-0+kh)*10 + ow*1 - 0) * 64
+				dst := (oh*8+ow)*576 + kh*192
+				copy(cols[dst:dst+192], x[src:src+192])
+			}
+		}
+	}
+}
+
 // block3_conv2Dy2colVecGo is the pure-Go reference of block3_conv2Dy2colVec:
 //
 //	cols[oh·OutW+ow][kh][kw][c] = x[oh·StrideH−PadTop+kh][ow·StrideW−PadLeft+kw][c]
@@ -969,6 +1097,22 @@ func block3_shortcutInputGradVecTransposeGo(wt *[64 * 32]float32, w *[32 * 64]fl
 //	for oh in [0, 8), ow in [0, 8) (the other rows are left as they are)
 func block3_shortcutIm2colVecGo(cols *[64 * 32]float32, x *[16 * 16 * 32]float32) {
 	for oh := 0; oh < 8; oh++ {
+		for ow := 0; ow < 8; ow++ {
+			for kh := range 1 {
+				src := ((oh*2-0+kh)*16 + ow*2 - 0) * 32
+				dst := (oh*8+ow)*32 + kh*32
+				copy(cols[dst:dst+32], x[src:src+32])
+			}
+		}
+	}
+}
+
+// block3_shortcutIm2colRows1VecGo is the pure-Go reference of block3_shortcutIm2colRows1Vec:
+//
+//	cols[oh·OutW+ow][kh][kw][c] = x[oh·StrideH−PadTop+kh][ow·StrideW−PadLeft+kw][c]
+//	for oh in [0, 1), ow in [0, 8) (the other rows are left as they are)
+func block3_shortcutIm2colRows1VecGo(cols *[8 * 32]float32, x *[1 * 16 * 32]float32) {
+	for oh := 0; oh < 1; oh++ {
 		for ow := 0; ow < 8; ow++ {
 			for kh := range 1 {
 				src := ((oh*2-0+kh)*16 + ow*2 - 0) * 32
