@@ -553,11 +553,11 @@ func (p *plan) splitMethods(f *jen.File) {
 		id("faster").Op(":=").Id("s").Op("==").Lit(0).Op("||").Id("a").Op("!=").Lit(0).Op("&&").Id("s").Op("<").Id("a"),
 		jen.Return(id("faster").Op("!=").Parens(id("f").Dot("calls").Dot("Add").Call(jen.Lit(1)).Op("%").Lit(16).Op("==").Lit(0))),
 	)
-	f.Comment(wrapDoc("record adds the time since start to the moving average avg (weight 1/8)."))
+	f.Comment(wrapDoc("record adds the time since start to the moving average avg (weight 1/8), counting at most twice the average: a call that the OS delayed (a helper descheduled while the others wait at a barrier) must not swing the choice for the many calls until the other way is timed again."))
 	f.Func().Id("record").Params(id("avg").Op("*").Qual("sync/atomic", "Int64"), id("start").Qual("time", "Time")).Block(
 		id("ns").Op(":=").Int64().Call(jen.Qual("time", "Since").Call(id("start"))),
 		jen.If(id("old").Op(":=").Id("avg").Dot("Load").Call(), id("old").Op("!=").Lit(0)).Block(
-			id("ns").Op("=").Id("old").Op("+").Parens(id("ns").Op("-").Id("old")).Op("/").Lit(8),
+			id("ns").Op("=").Id("old").Op("+").Parens(jen.Min(id("ns"), jen.Lit(2).Op("*").Id("old")).Op("-").Id("old")).Op("/").Lit(8),
 		),
 		id("avg").Dot("Store").Call(jen.Max(id("ns"), jen.Lit(1))),
 	)

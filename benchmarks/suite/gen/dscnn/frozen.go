@@ -473,11 +473,14 @@ func (f *Frozen) splits() bool {
 	return faster != (f.calls.Add(1)%16 == 0)
 }
 
-// record adds the time since start to the moving average avg (weight 1/8).
+// record adds the time since start to the moving average avg (weight 1/8),
+// counting at most twice the average: a call that the OS delayed (a helper
+// descheduled while the others wait at a barrier) must not swing the choice
+// for the many calls until the other way is timed again.
 func record(avg *atomic.Int64, start time.Time) {
 	ns := int64(time.Since(start))
 	if old := avg.Load(); old != 0 {
-		ns = old + (ns-old)/8
+		ns = old + (min(ns, 2*old)-old)/8
 	}
 	avg.Store(max(ns, 1))
 }
