@@ -174,3 +174,24 @@ func TestRecordRun(t *testing.T) {
 		t.Errorf("recorded file:\n%s", s)
 	}
 }
+
+// TestStealShare checks the reading of /proc/stat's aggregate line and the
+// share of stolen time between two readings.
+func TestStealShare(t *testing.T) {
+	steal0, total0, ok := parseCPUTimes([]byte("cpu  862890 2101 95469 590464 2357 0 1014 30327 0 0\ncpu0 1 2 3 4 5 6 7 8 0 0\n"))
+	if !ok || steal0 != 30327 || total0 != 862890+2101+95469+590464+2357+1014+30327 {
+		t.Fatalf("parseCPUTimes = %d, %d, %v", steal0, total0, ok)
+	}
+	if _, _, ok := parseCPUTimes([]byte("intr 1 2 3\n")); ok {
+		t.Error("parseCPUTimes accepted a file without the cpu line")
+	}
+	if _, _, ok := parseCPUTimes([]byte("cpu  1 2 x 4 5 6 7 8\n")); ok {
+		t.Error("parseCPUTimes accepted a value that is not a number")
+	}
+	if got := stealShare(steal0, total0, steal0+100, total0+800); got != "12.5 %" {
+		t.Errorf("stealShare = %q, want 12.5 %%", got)
+	}
+	if got := stealShare(steal0, total0, steal0, total0); got != "" {
+		t.Errorf("stealShare with no time between the readings = %q, want \"\"", got)
+	}
+}

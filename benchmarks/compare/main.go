@@ -126,6 +126,7 @@ func run(o options, w io.Writer) error {
 	res.Machine = machineInfo(root)
 
 	steps := plan(o)
+	steal0, total0, timed := cpuTimes()
 	for _, s := range steps {
 		fmt.Fprintf(w, "== %s\n", s.title)
 		if err := s.run(r, res); err != nil {
@@ -135,6 +136,9 @@ func run(o options, w io.Writer) error {
 		}
 	}
 	res.Finished = time.Now().UTC().Format(time.RFC3339)
+	if steal1, total1, ok := cpuTimes(); ok && timed {
+		res.Machine.Steal = stealShare(steal0, total0, steal1, total1)
+	}
 	res.Commands = r.commands
 	if o.has("digits") {
 		res.Ratios = ratios(res)

@@ -156,7 +156,11 @@ func writeMarkdown(w io.Writer, res *results, chart string) {
 	fmt.Fprintf(w, "- CPU: %s (%s%s CPUs, L2 %s), from `lscpu`; vector ISA: %s\n", res.Machine.CPU, family, res.Machine.CPUs, res.Machine.L2, res.Machine.ISA)
 	fmt.Fprintf(w, "- FMA peak (benchmarks/peak, wall clock): %s\n", peakSummary(res))
 	fmt.Fprintf(w, "- Go: %s\n", res.Machine.Go)
-	fmt.Fprintf(w, "- Run: %s to %s (UTC)%s; load average before: %s\n", res.Started, res.Finished, map[bool]string{true: ", -quick", false: ""}[res.Quick], res.Machine.LoadBefore)
+	steal := ""
+	if res.Machine.Steal != "" {
+		steal = fmt.Sprintf("; stolen by the hypervisor during the run: %s of the CPUs' time (/proc/stat)", res.Machine.Steal)
+	}
+	fmt.Fprintf(w, "- Run: %s to %s (UTC)%s; load average before: %s%s\n", res.Started, res.Finished, map[bool]string{true: ", -quick", false: ""}[res.Quick], res.Machine.LoadBefore, steal)
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "Commands the driver ran:")
 	fmt.Fprintln(w)

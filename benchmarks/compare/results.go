@@ -45,6 +45,11 @@ type machine struct {
 	Family, Model string
 	// ISA is the widest vector ISA cnngen's kernels can use here.
 	ISA string
+	// Steal is the share of the CPUs' time that the hypervisor gave to
+	// other guests while the run's steps ran (/proc/stat), such as
+	// "12.3 %", or "" where that is unknown: on a shared virtual machine
+	// it is what makes one run's figures differ from the next.
+	Steal string
 }
 
 // bench is one Go benchmark's values over the -count repeats, by unit as

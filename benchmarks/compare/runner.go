@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -258,4 +259,45 @@ func machineInfo(root string) machine {
 		m.LoadBefore = strings.Join(strings.Fields(string(b))[:3], " ")
 	}
 	return m
+}
+
+// cpuTimes returns the steal time and the total of the first line of
+// /proc/stat (all CPUs, in clock ticks), or ok false where there is none.
+func cpuTimes() (steal, total uint64, ok bool) {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0, 0, false
+	}
+	return parseCPUTimes(b)
+}
+
+// parseCPUTimes reads the aggregate "cpu" line of /proc/stat's contents b:
+// user nice system idle iowait irq softirq steal ..., of which steal is
+// the eighth value.
+func parseCPUTimes(b []byte) (steal, total uint64, ok bool) {
+	line, _, _ := strings.Cut(string(b), "\n")
+	fields := strings.Fields(line)
+	if len(fields) < 9 || fields[0] != "cpu" {
+		return 0, 0, false
+	}
+	for i, f := range fields[1:] {
+		v, err := strconv.ParseUint(f, 10, 64)
+		if err != nil {
+			return 0, 0, false
+		}
+		total += v
+		if i == 7 {
+			steal = v
+		}
+	}
+	return steal, total, true
+}
+
+// stealShare formats the share of the CPUs' time stolen between two
+// readings of cpuTimes, or "" when there is nothing to compare.
+func stealShare(steal0, total0, steal1, total1 uint64) string {
+	if total1 <= total0 || steal1 < steal0 {
+		return ""
+	}
+	return fmt.Sprintf("%.1f %%", 100*float64(steal1-steal0)/float64(total1-total0))
 }
