@@ -64,9 +64,10 @@ const maxParts = 8
 const minPartValues = 2048
 
 // gemmRowBlock is the multiple of pixels at which a pointwise
-// convolution's parts are cut: the rows of gen/asm's AVX2 GEMM block (and
-// of AVX-512's narrowest), which computes a block that a part's rows do
-// not fill once more on its last rows.
+// convolution's parts are cut: the rows of gen/asm's AVX2 GEMM block over
+// two column vectors (and of AVX-512's over four, 64 filters), which
+// computes a block that a part's rows do not fill once more on its last
+// rows.
 const gemmRowBlock = 6
 
 // splitsOne reports whether Frozen.Logits splits one sample's forward: the
