@@ -106,7 +106,7 @@ func (p *plan) frozenFile(f *jen.File) {
 	f.Func().Params(id("m").Op("*").Id("Model")).Id("Freeze").Params().Op("*").Id("Frozen").Block(body...)
 
 	// SetWorkers, Workers and the helpers' goroutines.
-	f.Comment(wrapDoc("SetWorkers sets the number of goroutines that Forward splits a batch of several tiles across (values below 1 mean 1); Freeze uses the Go runtime's GOMAXPROCS(0). Each sample's logits do not depend on the split. The helpers beyond the caller's goroutine end when the Frozen is no longer reachable. SetWorkers must not run concurrently with other methods."))
+	f.Comment(wrapDoc("SetWorkers sets the number of goroutines that Forward splits a batch of several tiles across (values below 1 mean 1); Freeze uses the Go runtime's GOMAXPROCS(0). Each sample's logits do not depend on the split. The helpers beyond the caller's goroutine end when the Frozen is no longer reachable. It returns once the helpers wait for work. SetWorkers must not run concurrently with other methods."))
 	f.Add(frecv()).Id("SetWorkers").Params(id("count").Int()).Block(
 		id("count").Op("=").Max(id("count"), jen.Lit(1)),
 		jen.Comment("A batch's shards hold count workers at once: keep them all."),

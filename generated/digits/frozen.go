@@ -77,8 +77,9 @@ func (m *Model) Freeze() *Frozen {
 // SetWorkers sets the number of goroutines that Forward splits a batch of
 // several tiles across (values below 1 mean 1); Freeze uses the Go runtime's
 // GOMAXPROCS(0). Each sample's logits do not depend on the split. The helpers
-// beyond the caller's goroutine end when the Frozen is no longer reachable.
-// SetWorkers must not run concurrently with other methods.
+// beyond the caller's goroutine end when the Frozen is no longer reachable. It
+// returns once the helpers wait for work. SetWorkers must not run concurrently
+// with other methods.
 func (f *Frozen) SetWorkers(count int) {
 	count = max(count, 1)
 	// A batch's shards hold count workers at once: keep them all.
