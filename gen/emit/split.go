@@ -301,8 +301,8 @@ type partCode struct {
 func (p *plan) forwardPartMethod(f *jen.File, c partCode) {
 	id := jen.Id
 	var cases []jen.Code
-	rows := func(s *stage, parts int) jen.Code {
-		h := s.layer.Out.Height
+	// rows is `lo, hi :=` the part's share of h rows cut into parts.
+	rows := func(h, parts int) jen.Code {
 		return jen.List(id("lo"), id("hi")).Op(":=").List(
 			id("part").Op("*").Lit(h).Op("/").Lit(parts),
 			jen.Parens(id("part").Op("+").Lit(1)).Op("*").Lit(h).Op("/").Lit(parts))
@@ -336,9 +336,7 @@ func (p *plan) forwardPartMethod(f *jen.File, c partCode) {
 			row := l.In.Width * l.In.Channels
 			parts := p.stepParts(st, true)
 			body = []jen.Code{jen.If(id("vec")).Block(
-				jen.List(id("lo"), id("hi")).Op(":=").List(
-					id("part").Op("*").Lit(l.In.Height).Op("/").Lit(parts),
-					jen.Parens(id("part").Op("+").Lit(1)).Op("*").Lit(l.In.Height).Op("/").Lit(parts)),
+				rows(l.In.Height, parts),
 				id("cols").Op(":=").Add(c.cols(s)),
 				id("pad").Op(":=").Add(arrView(pd.size, "cols", jen.Lit(imPadAt(s)))),
 				id("in").Op(":=").Add(c.oneArr(s.in)),
@@ -350,7 +348,7 @@ func (p *plan) forwardPartMethod(f *jen.File, c partCode) {
 			ow, F, kkc := l.Out.Width, l.Filters, newColGeom(windowOf(l)).kkc
 			// lo and hi count output rows of ow pixels, or pixels for a
 			// pointwise convolution.
-			span, px := rows(s, p.partsOf(s, true)), ow
+			span, px := rows(l.Out.Height, p.partsOf(s, true)), ow
 			var gather []jen.Code
 			if pointwise(l) {
 				// A 1×1 convolution with stride 1 and no padding: the
@@ -397,12 +395,12 @@ func (p *plan) forwardPartMethod(f *jen.File, c partCode) {
 			body = []jen.Code{jen.If(id("vec")).Block(vec...).Else().Block(c.goStage(s), fused(s, jen.Empty(), jen.Lit(s.out.size)))}
 		case groupedRows:
 			body = []jen.Code{
-				rows(s, p.partsOf(s, true)),
+				rows(l.Out.Height, p.partsOf(s, true)),
 				id(s.base+sufForwardRows).Call(c.oneArr(s.in), c.oneArr(s.out), c.param("p", s.weight), biasParamArg(s, c), id("lo"), id("hi")),
 			}
 			if s.vec != nil && s.vec.depthwise != "" {
 				body = []jen.Code{
-					rows(s, p.partsOf(s, true)),
+					rows(l.Out.Height, p.partsOf(s, true)),
 					jen.If(id("vec")).Block(
 						id(s.base+sufForwardRows+"Vec").Call(c.oneArr(s.in), c.oneArr(s.out), c.param("p", s.weight), c.vecBias(s, "p"), id("lo"), id("hi")),
 					).Else().Block(
