@@ -200,7 +200,7 @@ type convStep struct {
 type vec3 struct{ Op, Src, Mid, Mask, Dst string }
 
 func (g gemmSpec) asm() asmFunc {
-	return asmFunc{symbol: g.symbol, args: g.args, counts: g.counts,
+	return asmFunc{symbol: g.symbol, args: g.args, counts: g.counts, kChunk: g.kChunk,
 		vals: func(isa isaParams) map[string]int { return planGemm(g, isa).ArgVals }}
 }
 func (c convSpec) asm() asmFunc { return asmFunc{symbol: c.symbol, args: c.args, counts: c.counts} }
@@ -218,6 +218,8 @@ type asmFunc struct {
 	// f64 are the pointer arguments to float64 arrays (after the float32
 	// ones).
 	f64 []string
+	// kChunk: see gemmSpec.kChunk.
+	kChunk int
 }
 
 func (f asmFunc) goDecl(isa isaParams) string {

@@ -81,7 +81,15 @@ type gemmSpec struct {
 	// kStrided: A's rows are consecutive floats (aRowStride 4) and the
 	// argument sa is its reduction stride (the weight gradient's
 	// xᵀ); otherwise sa is A's row stride.
-	kStrided  bool
+	kStrided bool
+	// kChunk, when positive, makes the dispatcher call the TEXT on at most
+	// kChunk reduction steps at a time (the kArg count, with A's and B's
+	// pointers advanced). With kStrided the reduction runs over every
+	// sample for each register block; past L2 the blocks would each stream
+	// both operands from memory, while a chunk's rows of B stay in L1 for
+	// all the blocks. C is loaded and stored once per chunk, in the same
+	// order of additions, so the result is bit for bit the same.
+	kChunk    int
 	what      []string // pseudocode lines for the comment
 	reference string   // the pure-Go reference function
 }

@@ -72,17 +72,24 @@ func renderGo(pkg string, kernels []Kernel, alias map[string]string) ([]File, er
 				}
 				var args []jen.Code
 				for _, a := range g.args {
-					if v, ok := vals[a]; ok {
+					v, isShape := vals[a]
+					switch {
+					case isShape:
 						args = append(args, jen.Lit(v))
-						continue
+					case g.values[a] != nil:
+						args = append(args, g.values[a])
+					case g.kChunk > 0:
+						args = append(args, sig.chunkArg(a, g.kChunk))
+					default:
+						args = append(args, sig.asmArg(a))
 					}
-					if v, ok := g.values[a]; ok {
-						args = append(args, v)
-						continue
-					}
-					args = append(args, sig.asmArg(a))
 				}
-				calls = append(calls, jen.Id(text(g.symbol+isa.suffix)).Call(args...))
+				call := jen.Id(text(g.symbol + isa.suffix)).Call(args...)
+				if g.kChunk > 0 {
+					// for s := 0; s < n; s += kChunk { TEXT(…, &x[s*in], …, min(kChunk, n-s), …) }
+					call = jen.For(jen.Id("s").Op(":=").Lit(0), jen.Id("s").Op("<").Id(sig.count), jen.Id("s").Op("+=").Lit(g.kChunk)).Block(call)
+				}
+				calls = append(calls, call)
 			}
 			return calls
 		}
@@ -267,6 +274,18 @@ func (s signature) asmArg(a string) jen.Code {
 		return jen.Id(a)
 	}
 	return jen.Op("&").Id(a).Index(jen.Lit(0))
+}
+
+// chunkArg is asmArg inside the loop over chunks of at most chunk samples
+// from s: the slices' addresses at sample s, and the count min(chunk, n-s).
+func (s signature) chunkArg(a string, chunk int) jen.Code {
+	if a == s.count {
+		return jen.Min(jen.Lit(chunk), jen.Id(a).Op("-").Id("s"))
+	}
+	if per, ok := s.sample[a]; ok {
+		return jen.Op("&").Id(a).Index(jen.Id("s").Op("*").Lit(per))
+	}
+	return s.asmArg(a)
 }
 
 // guard returns the statements that make the assembly safe: nothing to do

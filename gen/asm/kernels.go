@@ -80,11 +80,16 @@ func (k Kernel) gemmSpecs() []gemmSpec {
 		}}
 	case DenseBackwardWeights:
 		args := []string{"dw", "db", "x", "dy", "n"}
+		// weightGradChunk samples per call: measured on Zen 3 (AVX2) for
+		// digits' dense1, DS-CNN's pointwise and ResNet-8's im2col shapes,
+		// 32 to 128 run alike and whole batches up to 2× slower
+		// (benchmarks/RESULTS.md).
+		const weightGradChunk = 64
 		return []gemmSpec{{
 			symbol: k.Name + "Weights", args: args, counts: []string{"n"},
 			aArg: "x", bArg: "dy", cArg: "dw", rowsImm: in, kArg: "n", width: units,
 			aRowStride: 4, aKStride: 4 * in, bKStride: 4 * units, cRowStride: 4 * units,
-			kStrided: true, init: initLoad, reference: ref,
+			kStrided: true, kChunk: weightGradChunk, init: initLoad, reference: ref,
 			what: []string{
 				fmt.Sprintf("dw[i][j] += Σ_s x[s][i]·dy[s][j]   i < %d, j < %d, s < n", in, units),
 				"A GEMM whose rows are the inputs i (A = xᵀ) and whose reduction",

@@ -267,10 +267,14 @@ func dense1WeightGradVec(dw *[512 * 300]float32, db *[300]float32, x, dy []float
 	_ = dy[n*300-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		dense1WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 2048, 1200, 1200, 1024, 4095, 512)
+		for s := 0; s < n; s += 64 {
+			dense1WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[s*512], &dy[s*300], min(64, n-s), 0, 2048, 1200, 1200, 1024, 4095, 512)
+		}
 		dense1WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 1200, 0, 0, 4095, 1)
 	case runtime.AVX2:
-		dense1WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 2048, 1200, 1200, 1152, 16, 512)
+		for s := 0; s < n; s += 64 {
+			dense1WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[s*512], &dy[s*300], min(64, n-s), 0, 2048, 1200, 1200, 1152, 16, 512)
+		}
 		dense1WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 1200, 0, 832, 16, 1)
 	default:
 		dense1WeightGradVecGo(dw, db, x, dy, n)
@@ -478,14 +482,20 @@ func dense2WeightGradVec(dw *[300 * 10]float32, db *[10]float32, x, dy []float32
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
 		if runtime.HalfRateZMM() {
-			dense2WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 1200, 40, 40, 0, 24, 300)
+			for s := 0; s < n; s += 64 {
+				dense2WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[s*300], &dy[s*10], min(64, n-s), 0, 1200, 40, 40, 0, 24, 300)
+			}
 			dense2WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 40, 0, 0, 24, 1)
 		} else {
-			dense2WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 1200, 40, 40, 64, 1023, 300)
+			for s := 0; s < n; s += 64 {
+				dense2WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[s*300], &dy[s*10], min(64, n-s), 0, 1200, 40, 40, 64, 1023, 300)
+			}
 			dense2WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 40, 0, 0, 1023, 1)
 		}
 	case runtime.AVX2:
-		dense2WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 1200, 40, 40, 0, 24, 300)
+		for s := 0; s < n; s += 64 {
+			dense2WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[s*300], &dy[s*10], min(64, n-s), 0, 1200, 40, 40, 0, 24, 300)
+		}
 		dense2WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 40, 0, 0, 24, 1)
 	default:
 		dense2WeightGradVecGo(dw, db, x, dy, n)

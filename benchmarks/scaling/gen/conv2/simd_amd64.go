@@ -135,10 +135,14 @@ func conv2WeightGradVec(dw *[288 * 32]float32, db *[32]float32, x, dy []float32,
 	_ = dy[n*32-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		conv2WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 1152, 128, 128, 128, 0, 288)
+		for s := 0; s < n; s += 64 {
+			conv2WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[s*288], &dy[s*32], min(64, n-s), 0, 1152, 128, 128, 128, 0, 288)
+		}
 		conv2WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 128, 0, 0, 0, 1)
 	case runtime.AVX2:
-		conv2WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 1152, 128, 128, 128, 0, 288)
+		for s := 0; s < n; s += 64 {
+			conv2WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[s*288], &dy[s*32], min(64, n-s), 0, 1152, 128, 128, 128, 0, 288)
+		}
 		conv2WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 128, 0, 0, 0, 1)
 	default:
 		conv2WeightGradVecGo(dw, db, x, dy, n)
@@ -442,10 +446,14 @@ func dense1WeightGradVec(dw *[512 * 300]float32, db *[300]float32, x, dy []float
 	_ = dy[n*300-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		dense1WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 2048, 1200, 1200, 1024, 4095, 512)
+		for s := 0; s < n; s += 64 {
+			dense1WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[s*512], &dy[s*300], min(64, n-s), 0, 2048, 1200, 1200, 1024, 4095, 512)
+		}
 		dense1WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 1200, 0, 0, 4095, 1)
 	case runtime.AVX2:
-		dense1WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 2048, 1200, 1200, 1152, 16, 512)
+		for s := 0; s < n; s += 64 {
+			dense1WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[s*512], &dy[s*300], min(64, n-s), 0, 2048, 1200, 1200, 1152, 16, 512)
+		}
 		dense1WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 1200, 0, 832, 16, 1)
 	default:
 		dense1WeightGradVecGo(dw, db, x, dy, n)
@@ -653,14 +661,20 @@ func dense2WeightGradVec(dw *[300 * 10]float32, db *[10]float32, x, dy []float32
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
 		if runtime.HalfRateZMM() {
-			dense2WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 1200, 40, 40, 0, 24, 300)
+			for s := 0; s < n; s += 64 {
+				dense2WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[s*300], &dy[s*10], min(64, n-s), 0, 1200, 40, 40, 0, 24, 300)
+			}
 			dense2WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 40, 0, 0, 24, 1)
 		} else {
-			dense2WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 1200, 40, 40, 64, 1023, 300)
+			for s := 0; s < n; s += 64 {
+				dense2WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[s*300], &dy[s*10], min(64, n-s), 0, 1200, 40, 40, 64, 1023, 300)
+			}
 			dense2WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 40, 0, 0, 1023, 1)
 		}
 	case runtime.AVX2:
-		dense2WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 1200, 40, 40, 0, 24, 300)
+		for s := 0; s < n; s += 64 {
+			dense2WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[s*300], &dy[s*10], min(64, n-s), 0, 1200, 40, 40, 0, 24, 300)
+		}
 		dense2WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 40, 0, 0, 24, 1)
 	default:
 		dense2WeightGradVecGo(dw, db, x, dy, n)

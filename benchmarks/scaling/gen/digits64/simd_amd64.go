@@ -70,10 +70,14 @@ func conv1WeightGradVec(dw *[9 * 64]float32, db *[64]float32, x, dy []float32, n
 	_ = dy[n*64-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		conv1WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 36, 256, 256, 256, 0, 9)
+		for s := 0; s < n; s += 64 {
+			conv1WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[s*9], &dy[s*64], min(64, n-s), 0, 36, 256, 256, 256, 0, 9)
+		}
 		conv1WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 256, 0, 0, 0, 1)
 	case runtime.AVX2:
-		conv1WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 36, 256, 256, 256, 0, 9)
+		for s := 0; s < n; s += 64 {
+			conv1WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[s*9], &dy[s*64], min(64, n-s), 0, 36, 256, 256, 256, 0, 9)
+		}
 		conv1WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 256, 0, 0, 0, 1)
 	default:
 		conv1WeightGradVecGo(dw, db, x, dy, n)
@@ -297,10 +301,14 @@ func dense1WeightGradVec(dw *[1024 * 300]float32, db *[300]float32, x, dy []floa
 	_ = dy[n*300-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		dense1WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 4096, 1200, 1200, 1024, 4095, 1024)
+		for s := 0; s < n; s += 64 {
+			dense1WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[s*1024], &dy[s*300], min(64, n-s), 0, 4096, 1200, 1200, 1024, 4095, 1024)
+		}
 		dense1WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 1200, 0, 0, 4095, 1)
 	case runtime.AVX2:
-		dense1WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 4096, 1200, 1200, 1152, 16, 1024)
+		for s := 0; s < n; s += 64 {
+			dense1WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[s*1024], &dy[s*300], min(64, n-s), 0, 4096, 1200, 1200, 1152, 16, 1024)
+		}
 		dense1WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 1200, 0, 832, 16, 1)
 	default:
 		dense1WeightGradVecGo(dw, db, x, dy, n)
@@ -508,14 +516,20 @@ func dense2WeightGradVec(dw *[300 * 10]float32, db *[10]float32, x, dy []float32
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
 		if runtime.HalfRateZMM() {
-			dense2WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 1200, 40, 40, 0, 24, 300)
+			for s := 0; s < n; s += 64 {
+				dense2WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[s*300], &dy[s*10], min(64, n-s), 0, 1200, 40, 40, 0, 24, 300)
+			}
 			dense2WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 40, 0, 0, 24, 1)
 		} else {
-			dense2WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 1200, 40, 40, 64, 1023, 300)
+			for s := 0; s < n; s += 64 {
+				dense2WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[s*300], &dy[s*10], min(64, n-s), 0, 1200, 40, 40, 64, 1023, 300)
+			}
 			dense2WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 40, 0, 0, 1023, 1)
 		}
 	case runtime.AVX2:
-		dense2WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 1200, 40, 40, 0, 24, 300)
+		for s := 0; s < n; s += 64 {
+			dense2WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[s*300], &dy[s*10], min(64, n-s), 0, 1200, 40, 40, 0, 24, 300)
+		}
 		dense2WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 40, 0, 0, 24, 1)
 	default:
 		dense2WeightGradVecGo(dw, db, x, dy, n)

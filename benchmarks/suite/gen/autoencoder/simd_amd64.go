@@ -135,10 +135,14 @@ func fc1WeightGradVec(dw *[640 * 128]float32, db *[128]float32, x, dy []float32,
 	_ = dy[n*128-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		fc1WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 2560, 512, 512, 512, 0, 640)
+		for s := 0; s < n; s += 64 {
+			fc1WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[s*640], &dy[s*128], min(64, n-s), 0, 2560, 512, 512, 512, 0, 640)
+		}
 		fc1WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 512, 0, 0, 0, 1)
 	case runtime.AVX2:
-		fc1WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 2560, 512, 512, 512, 0, 640)
+		for s := 0; s < n; s += 64 {
+			fc1WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[s*640], &dy[s*128], min(64, n-s), 0, 2560, 512, 512, 512, 0, 640)
+		}
 		fc1WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 512, 0, 512, 0, 1)
 	default:
 		fc1WeightGradVecGo(dw, db, x, dy, n)
@@ -255,10 +259,14 @@ func fc2WeightGradVec(dw *[128 * 128]float32, db *[128]float32, x, dy []float32,
 	_ = dy[n*128-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		fc2WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 512, 512, 512, 512, 0, 128)
+		for s := 0; s < n; s += 64 {
+			fc2WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[s*128], &dy[s*128], min(64, n-s), 0, 512, 512, 512, 512, 0, 128)
+		}
 		fc1WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 512, 0, 0, 0, 1)
 	case runtime.AVX2:
-		fc2WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 512, 512, 512, 512, 0, 128)
+		for s := 0; s < n; s += 64 {
+			fc2WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[s*128], &dy[s*128], min(64, n-s), 0, 512, 512, 512, 512, 0, 128)
+		}
 		fc1WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 512, 0, 512, 0, 1)
 	default:
 		fc2WeightGradVecGo(dw, db, x, dy, n)
@@ -409,10 +417,14 @@ func fc3WeightGradVec(dw *[128 * 128]float32, db *[128]float32, x, dy []float32,
 	_ = dy[n*128-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		fc2WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 512, 512, 512, 512, 0, 128)
+		for s := 0; s < n; s += 64 {
+			fc2WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[s*128], &dy[s*128], min(64, n-s), 0, 512, 512, 512, 512, 0, 128)
+		}
 		fc1WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 512, 0, 0, 0, 1)
 	case runtime.AVX2:
-		fc2WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 512, 512, 512, 512, 0, 128)
+		for s := 0; s < n; s += 64 {
+			fc2WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[s*128], &dy[s*128], min(64, n-s), 0, 512, 512, 512, 512, 0, 128)
+		}
 		fc1WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 512, 0, 512, 0, 1)
 	default:
 		fc3WeightGradVecGo(dw, db, x, dy, n)
@@ -543,10 +555,14 @@ func fc4WeightGradVec(dw *[128 * 128]float32, db *[128]float32, x, dy []float32,
 	_ = dy[n*128-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		fc2WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 512, 512, 512, 512, 0, 128)
+		for s := 0; s < n; s += 64 {
+			fc2WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[s*128], &dy[s*128], min(64, n-s), 0, 512, 512, 512, 512, 0, 128)
+		}
 		fc1WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 512, 0, 0, 0, 1)
 	case runtime.AVX2:
-		fc2WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 512, 512, 512, 512, 0, 128)
+		for s := 0; s < n; s += 64 {
+			fc2WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[s*128], &dy[s*128], min(64, n-s), 0, 512, 512, 512, 512, 0, 128)
+		}
 		fc1WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 512, 0, 512, 0, 1)
 	default:
 		fc4WeightGradVecGo(dw, db, x, dy, n)
@@ -689,7 +705,9 @@ func fc5WeightGradVec(dw *[128 * 8]float32, db *[8]float32, x, dy []float32, n i
 	_ = dy[n*8-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512, runtime.AVX2:
-		fc5WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 512, 32, 32, 32, 0, 128)
+		for s := 0; s < n; s += 64 {
+			fc5WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[s*128], &dy[s*8], min(64, n-s), 0, 512, 32, 32, 32, 0, 128)
+		}
 		fc5WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 32, 0, 0, 0, 1)
 	default:
 		fc5WeightGradVecGo(dw, db, x, dy, n)
@@ -840,10 +858,14 @@ func fc6WeightGradVec(dw *[8 * 128]float32, db *[128]float32, x, dy []float32, n
 	_ = dy[n*128-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		fc2WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 32, 512, 512, 512, 0, 8)
+		for s := 0; s < n; s += 64 {
+			fc2WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[s*8], &dy[s*128], min(64, n-s), 0, 32, 512, 512, 512, 0, 8)
+		}
 		fc1WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 512, 0, 0, 0, 1)
 	case runtime.AVX2:
-		fc2WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 32, 512, 512, 512, 0, 8)
+		for s := 0; s < n; s += 64 {
+			fc2WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[s*8], &dy[s*128], min(64, n-s), 0, 32, 512, 512, 512, 0, 8)
+		}
 		fc1WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 512, 0, 512, 0, 1)
 	default:
 		fc6WeightGradVecGo(dw, db, x, dy, n)
@@ -987,10 +1009,14 @@ func fc7WeightGradVec(dw *[128 * 128]float32, db *[128]float32, x, dy []float32,
 	_ = dy[n*128-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		fc2WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 512, 512, 512, 512, 0, 128)
+		for s := 0; s < n; s += 64 {
+			fc2WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[s*128], &dy[s*128], min(64, n-s), 0, 512, 512, 512, 512, 0, 128)
+		}
 		fc1WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 512, 0, 0, 0, 1)
 	case runtime.AVX2:
-		fc2WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 512, 512, 512, 512, 0, 128)
+		for s := 0; s < n; s += 64 {
+			fc2WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[s*128], &dy[s*128], min(64, n-s), 0, 512, 512, 512, 512, 0, 128)
+		}
 		fc1WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 512, 0, 512, 0, 1)
 	default:
 		fc7WeightGradVecGo(dw, db, x, dy, n)
@@ -1121,10 +1147,14 @@ func fc8WeightGradVec(dw *[128 * 128]float32, db *[128]float32, x, dy []float32,
 	_ = dy[n*128-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		fc2WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 512, 512, 512, 512, 0, 128)
+		for s := 0; s < n; s += 64 {
+			fc2WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[s*128], &dy[s*128], min(64, n-s), 0, 512, 512, 512, 512, 0, 128)
+		}
 		fc1WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 512, 0, 0, 0, 1)
 	case runtime.AVX2:
-		fc2WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 512, 512, 512, 512, 0, 128)
+		for s := 0; s < n; s += 64 {
+			fc2WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[s*128], &dy[s*128], min(64, n-s), 0, 512, 512, 512, 512, 0, 128)
+		}
 		fc1WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 512, 0, 512, 0, 1)
 	default:
 		fc8WeightGradVecGo(dw, db, x, dy, n)
@@ -1255,10 +1285,14 @@ func fc9WeightGradVec(dw *[128 * 128]float32, db *[128]float32, x, dy []float32,
 	_ = dy[n*128-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		fc2WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 512, 512, 512, 512, 0, 128)
+		for s := 0; s < n; s += 64 {
+			fc2WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[s*128], &dy[s*128], min(64, n-s), 0, 512, 512, 512, 512, 0, 128)
+		}
 		fc1WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 512, 0, 0, 0, 1)
 	case runtime.AVX2:
-		fc2WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 512, 512, 512, 512, 0, 128)
+		for s := 0; s < n; s += 64 {
+			fc2WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[s*128], &dy[s*128], min(64, n-s), 0, 512, 512, 512, 512, 0, 128)
+		}
 		fc1WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 512, 0, 512, 0, 1)
 	default:
 		fc9WeightGradVecGo(dw, db, x, dy, n)
@@ -1409,10 +1443,14 @@ func fc10WeightGradVec(dw *[128 * 640]float32, db *[640]float32, x, dy []float32
 	_ = dy[n*640-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		fc2WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 512, 2560, 2560, 2560, 0, 128)
+		for s := 0; s < n; s += 64 {
+			fc2WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[s*128], &dy[s*640], min(64, n-s), 0, 512, 2560, 2560, 2560, 0, 128)
+		}
 		fc10WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 2560, 0, 2560, 0, 1)
 	case runtime.AVX2:
-		fc2WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 512, 2560, 2560, 2560, 0, 128)
+		for s := 0; s < n; s += 64 {
+			fc2WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[s*128], &dy[s*640], min(64, n-s), 0, 512, 2560, 2560, 2560, 0, 128)
+		}
 		fc10WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 2560, 0, 2240, 0, 1)
 	default:
 		fc10WeightGradVecGo(dw, db, x, dy, n)

@@ -70,10 +70,14 @@ func conv1WeightGradVec(dw *[40 * 64]float32, db *[64]float32, x, dy []float32, 
 	_ = dy[n*64-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		conv1WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 160, 256, 256, 256, 0, 40)
+		for s := 0; s < n; s += 64 {
+			conv1WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[s*40], &dy[s*64], min(64, n-s), 0, 160, 256, 256, 256, 0, 40)
+		}
 		conv1WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 256, 0, 0, 0, 1)
 	case runtime.AVX2:
-		conv1WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 160, 256, 256, 256, 0, 40)
+		for s := 0; s < n; s += 64 {
+			conv1WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[s*40], &dy[s*64], min(64, n-s), 0, 160, 256, 256, 256, 0, 40)
+		}
 		conv1WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 256, 0, 0, 0, 1)
 	default:
 		conv1WeightGradVecGo(dw, db, x, dy, n)
@@ -337,10 +341,14 @@ func pw1WeightGradVec(dw *[64 * 64]float32, db *[64]float32, x, dy []float32, n 
 	_ = dy[n*64-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		conv1WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 256, 256, 256, 256, 0, 64)
+		for s := 0; s < n; s += 64 {
+			conv1WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[s*64], &dy[s*64], min(64, n-s), 0, 256, 256, 256, 256, 0, 64)
+		}
 		conv1WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 256, 0, 0, 0, 1)
 	case runtime.AVX2:
-		conv1WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 256, 256, 256, 256, 0, 64)
+		for s := 0; s < n; s += 64 {
+			conv1WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[s*64], &dy[s*64], min(64, n-s), 0, 256, 256, 256, 256, 0, 64)
+		}
 		conv1WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 256, 0, 0, 0, 1)
 	default:
 		pw1WeightGradVecGo(dw, db, x, dy, n)
@@ -558,10 +566,14 @@ func pw2WeightGradVec(dw *[64 * 64]float32, db *[64]float32, x, dy []float32, n 
 	_ = dy[n*64-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		conv1WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 256, 256, 256, 256, 0, 64)
+		for s := 0; s < n; s += 64 {
+			conv1WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[s*64], &dy[s*64], min(64, n-s), 0, 256, 256, 256, 256, 0, 64)
+		}
 		conv1WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 256, 0, 0, 0, 1)
 	case runtime.AVX2:
-		conv1WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 256, 256, 256, 256, 0, 64)
+		for s := 0; s < n; s += 64 {
+			conv1WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[s*64], &dy[s*64], min(64, n-s), 0, 256, 256, 256, 256, 0, 64)
+		}
 		conv1WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 256, 0, 0, 0, 1)
 	default:
 		pw2WeightGradVecGo(dw, db, x, dy, n)
@@ -759,10 +771,14 @@ func pw3WeightGradVec(dw *[64 * 64]float32, db *[64]float32, x, dy []float32, n 
 	_ = dy[n*64-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		conv1WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 256, 256, 256, 256, 0, 64)
+		for s := 0; s < n; s += 64 {
+			conv1WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[s*64], &dy[s*64], min(64, n-s), 0, 256, 256, 256, 256, 0, 64)
+		}
 		conv1WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 256, 0, 0, 0, 1)
 	case runtime.AVX2:
-		conv1WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 256, 256, 256, 256, 0, 64)
+		for s := 0; s < n; s += 64 {
+			conv1WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[s*64], &dy[s*64], min(64, n-s), 0, 256, 256, 256, 256, 0, 64)
+		}
 		conv1WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 256, 0, 0, 0, 1)
 	default:
 		pw3WeightGradVecGo(dw, db, x, dy, n)
@@ -960,10 +976,14 @@ func pw4WeightGradVec(dw *[64 * 64]float32, db *[64]float32, x, dy []float32, n 
 	_ = dy[n*64-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		conv1WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 256, 256, 256, 256, 0, 64)
+		for s := 0; s < n; s += 64 {
+			conv1WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[s*64], &dy[s*64], min(64, n-s), 0, 256, 256, 256, 256, 0, 64)
+		}
 		conv1WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 256, 0, 0, 0, 1)
 	case runtime.AVX2:
-		conv1WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 256, 256, 256, 256, 0, 64)
+		for s := 0; s < n; s += 64 {
+			conv1WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[s*64], &dy[s*64], min(64, n-s), 0, 256, 256, 256, 256, 0, 64)
+		}
 		conv1WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 256, 0, 0, 0, 1)
 	default:
 		pw4WeightGradVecGo(dw, db, x, dy, n)
@@ -1151,14 +1171,20 @@ func fcWeightGradVec(dw *[64 * 12]float32, db *[12]float32, x, dy []float32, n i
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
 		if runtime.HalfRateZMM() {
-			fcWeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 256, 48, 48, 0, 16, 64)
+			for s := 0; s < n; s += 64 {
+				fcWeightGradVecWeightsAVX2(&dw[0], &db[0], &x[s*64], &dy[s*12], min(64, n-s), 0, 256, 48, 48, 0, 16, 64)
+			}
 			fcWeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 48, 0, 0, 16, 1)
 		} else {
-			fcWeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 256, 48, 48, 64, 4095, 64)
+			for s := 0; s < n; s += 64 {
+				fcWeightGradVecWeightsAVX512(&dw[0], &db[0], &x[s*64], &dy[s*12], min(64, n-s), 0, 256, 48, 48, 64, 4095, 64)
+			}
 			fcWeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 48, 0, 0, 4095, 1)
 		}
 	case runtime.AVX2:
-		fcWeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 256, 48, 48, 0, 16, 64)
+		for s := 0; s < n; s += 64 {
+			fcWeightGradVecWeightsAVX2(&dw[0], &db[0], &x[s*64], &dy[s*12], min(64, n-s), 0, 256, 48, 48, 0, 16, 64)
+		}
 		fcWeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 48, 0, 0, 16, 1)
 	default:
 		fcWeightGradVecGo(dw, db, x, dy, n)

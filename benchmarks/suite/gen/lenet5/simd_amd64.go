@@ -29,7 +29,9 @@ func conv1WeightGradVec(dw *[25 * 6]float32, db *[6]float32, x, dy []float32, n 
 	_ = dy[n*6-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512, runtime.AVX2:
-		conv1WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 100, 24, 24, 0, 8, 25)
+		for s := 0; s < n; s += 64 {
+			conv1WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[s*25], &dy[s*6], min(64, n-s), 0, 100, 24, 24, 0, 8, 25)
+		}
 		conv1WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 24, 0, 0, 8, 1)
 	default:
 		conv1WeightGradVecGo(dw, db, x, dy, n)
@@ -199,14 +201,20 @@ func conv2WeightGradVec(dw *[150 * 16]float32, db *[16]float32, x, dy []float32,
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
 		if runtime.HalfRateZMM() {
-			conv2WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 600, 64, 64, 64, 0, 150)
+			for s := 0; s < n; s += 64 {
+				conv2WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[s*150], &dy[s*16], min(64, n-s), 0, 600, 64, 64, 64, 0, 150)
+			}
 			conv2WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 64, 0, 0, 0, 1)
 		} else {
-			conv2WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 600, 64, 64, 64, 0, 150)
+			for s := 0; s < n; s += 64 {
+				conv2WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[s*150], &dy[s*16], min(64, n-s), 0, 600, 64, 64, 64, 0, 150)
+			}
 			conv2WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 64, 0, 0, 0, 1)
 		}
 	case runtime.AVX2:
-		conv2WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 600, 64, 64, 64, 0, 150)
+		for s := 0; s < n; s += 64 {
+			conv2WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[s*150], &dy[s*16], min(64, n-s), 0, 600, 64, 64, 64, 0, 150)
+		}
 		conv2WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 64, 0, 0, 0, 1)
 	default:
 		conv2WeightGradVecGo(dw, db, x, dy, n)
@@ -513,10 +521,14 @@ func dense1WeightGradVec(dw *[400 * 120]float32, db *[120]float32, x, dy []float
 	_ = dy[n*120-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		dense1WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 1600, 480, 480, 512, 255, 400)
+		for s := 0; s < n; s += 64 {
+			dense1WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[s*400], &dy[s*120], min(64, n-s), 0, 1600, 480, 480, 512, 255, 400)
+		}
 		dense1WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 480, 0, 0, 255, 1)
 	case runtime.AVX2:
-		dense1WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 1600, 480, 480, 480, 0, 400)
+		for s := 0; s < n; s += 64 {
+			dense1WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[s*400], &dy[s*120], min(64, n-s), 0, 1600, 480, 480, 480, 0, 400)
+		}
 		dense1WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 480, 0, 0, 0, 1)
 	default:
 		dense1WeightGradVecGo(dw, db, x, dy, n)
@@ -707,10 +719,14 @@ func dense2WeightGradVec(dw *[120 * 84]float32, db *[84]float32, x, dy []float32
 	_ = dy[n*84-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		dense2WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 480, 336, 336, 384, 15, 120)
+		for s := 0; s < n; s += 64 {
+			dense2WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[s*120], &dy[s*84], min(64, n-s), 0, 480, 336, 336, 384, 15, 120)
+		}
 		dense2WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 336, 0, 0, 15, 1)
 	case runtime.AVX2:
-		dense2WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 480, 336, 336, 288, 16, 120)
+		for s := 0; s < n; s += 64 {
+			dense2WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[s*120], &dy[s*84], min(64, n-s), 0, 480, 336, 336, 288, 16, 120)
+		}
 		dense2WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 336, 0, 0, 16, 1)
 	default:
 		dense2WeightGradVecGo(dw, db, x, dy, n)
@@ -920,14 +936,20 @@ func dense3WeightGradVec(dw *[84 * 10]float32, db *[10]float32, x, dy []float32,
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
 		if runtime.HalfRateZMM() {
-			dense3WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 336, 40, 40, 0, 24, 84)
+			for s := 0; s < n; s += 64 {
+				dense3WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[s*84], &dy[s*10], min(64, n-s), 0, 336, 40, 40, 0, 24, 84)
+			}
 			dense3WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 40, 0, 0, 24, 1)
 		} else {
-			dense3WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 336, 40, 40, 64, 1023, 84)
+			for s := 0; s < n; s += 64 {
+				dense3WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[s*84], &dy[s*10], min(64, n-s), 0, 336, 40, 40, 64, 1023, 84)
+			}
 			dense3WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 40, 0, 0, 1023, 1)
 		}
 	case runtime.AVX2:
-		dense3WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 336, 40, 40, 0, 24, 84)
+		for s := 0; s < n; s += 64 {
+			dense3WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[s*84], &dy[s*10], min(64, n-s), 0, 336, 40, 40, 0, 24, 84)
+		}
 		dense3WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 40, 0, 0, 24, 1)
 	default:
 		dense3WeightGradVecGo(dw, db, x, dy, n)

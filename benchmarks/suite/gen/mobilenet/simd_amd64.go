@@ -53,7 +53,9 @@ func conv1WeightGradVec(dw *[27 * 8]float32, db *[8]float32, x, dy []float32, n 
 	_ = dy[n*8-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512, runtime.AVX2:
-		conv1WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 108, 32, 32, 32, 0, 27)
+		for s := 0; s < n; s += 64 {
+			conv1WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[s*27], &dy[s*8], min(64, n-s), 0, 108, 32, 32, 32, 0, 27)
+		}
 		conv1WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 32, 0, 0, 0, 1)
 	default:
 		conv1WeightGradVecGo(dw, db, x, dy, n)
@@ -328,14 +330,20 @@ func pw1WeightGradVec(dw *[8 * 16]float32, db *[16]float32, x, dy []float32, n i
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
 		if runtime.HalfRateZMM() {
-			pw1WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 32, 64, 64, 64, 0, 8)
+			for s := 0; s < n; s += 64 {
+				pw1WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[s*8], &dy[s*16], min(64, n-s), 0, 32, 64, 64, 64, 0, 8)
+			}
 			pw1WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 64, 0, 0, 0, 1)
 		} else {
-			pw1WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 32, 64, 64, 64, 0, 8)
+			for s := 0; s < n; s += 64 {
+				pw1WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[s*8], &dy[s*16], min(64, n-s), 0, 32, 64, 64, 64, 0, 8)
+			}
 			pw1WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 64, 0, 0, 0, 1)
 		}
 	case runtime.AVX2:
-		pw1WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 32, 64, 64, 64, 0, 8)
+		for s := 0; s < n; s += 64 {
+			pw1WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[s*8], &dy[s*16], min(64, n-s), 0, 32, 64, 64, 64, 0, 8)
+		}
 		pw1WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 64, 0, 0, 0, 1)
 	default:
 		pw1WeightGradVecGo(dw, db, x, dy, n)
@@ -596,10 +604,14 @@ func pw2WeightGradVec(dw *[16 * 32]float32, db *[32]float32, x, dy []float32, n 
 	_ = dy[n*32-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		pw2WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 64, 128, 128, 128, 0, 16)
+		for s := 0; s < n; s += 64 {
+			pw2WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[s*16], &dy[s*32], min(64, n-s), 0, 64, 128, 128, 128, 0, 16)
+		}
 		pw2WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 128, 0, 0, 0, 1)
 	case runtime.AVX2:
-		pw2WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 64, 128, 128, 128, 0, 16)
+		for s := 0; s < n; s += 64 {
+			pw2WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[s*16], &dy[s*32], min(64, n-s), 0, 64, 128, 128, 128, 0, 16)
+		}
 		pw2WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 128, 0, 0, 0, 1)
 	default:
 		pw2WeightGradVecGo(dw, db, x, dy, n)
@@ -826,10 +838,14 @@ func pw3WeightGradVec(dw *[32 * 32]float32, db *[32]float32, x, dy []float32, n 
 	_ = dy[n*32-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		pw2WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 128, 128, 128, 128, 0, 32)
+		for s := 0; s < n; s += 64 {
+			pw2WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[s*32], &dy[s*32], min(64, n-s), 0, 128, 128, 128, 128, 0, 32)
+		}
 		pw2WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 128, 0, 0, 0, 1)
 	case runtime.AVX2:
-		pw1WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 128, 128, 128, 128, 0, 32)
+		for s := 0; s < n; s += 64 {
+			pw1WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[s*32], &dy[s*32], min(64, n-s), 0, 128, 128, 128, 128, 0, 32)
+		}
 		pw2WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 128, 0, 0, 0, 1)
 	default:
 		pw3WeightGradVecGo(dw, db, x, dy, n)
@@ -1062,10 +1078,14 @@ func pw4WeightGradVec(dw *[32 * 64]float32, db *[64]float32, x, dy []float32, n 
 	_ = dy[n*64-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		pw4WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 128, 256, 256, 256, 0, 32)
+		for s := 0; s < n; s += 64 {
+			pw4WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[s*32], &dy[s*64], min(64, n-s), 0, 128, 256, 256, 256, 0, 32)
+		}
 		pw4WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 256, 0, 0, 0, 1)
 	case runtime.AVX2:
-		pw1WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 128, 256, 256, 256, 0, 32)
+		for s := 0; s < n; s += 64 {
+			pw1WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[s*32], &dy[s*64], min(64, n-s), 0, 128, 256, 256, 256, 0, 32)
+		}
 		pw4WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 256, 0, 0, 0, 1)
 	default:
 		pw4WeightGradVecGo(dw, db, x, dy, n)
@@ -1283,10 +1303,14 @@ func pw5WeightGradVec(dw *[64 * 64]float32, db *[64]float32, x, dy []float32, n 
 	_ = dy[n*64-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		pw5WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 256, 256, 256, 256, 0, 64)
+		for s := 0; s < n; s += 64 {
+			pw5WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[s*64], &dy[s*64], min(64, n-s), 0, 256, 256, 256, 256, 0, 64)
+		}
 		pw4WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 256, 0, 0, 0, 1)
 	case runtime.AVX2:
-		pw2WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 256, 256, 256, 256, 0, 64)
+		for s := 0; s < n; s += 64 {
+			pw2WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[s*64], &dy[s*64], min(64, n-s), 0, 256, 256, 256, 256, 0, 64)
+		}
 		pw4WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 256, 0, 0, 0, 1)
 	default:
 		pw5WeightGradVecGo(dw, db, x, dy, n)
@@ -1509,10 +1533,14 @@ func pw6WeightGradVec(dw *[64 * 128]float32, db *[128]float32, x, dy []float32, 
 	_ = dy[n*128-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		pw5WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 256, 512, 512, 512, 0, 64)
+		for s := 0; s < n; s += 64 {
+			pw5WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[s*64], &dy[s*128], min(64, n-s), 0, 256, 512, 512, 512, 0, 64)
+		}
 		pw6WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 512, 0, 0, 0, 1)
 	case runtime.AVX2:
-		pw2WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 256, 512, 512, 512, 0, 64)
+		for s := 0; s < n; s += 64 {
+			pw2WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[s*64], &dy[s*128], min(64, n-s), 0, 256, 512, 512, 512, 0, 64)
+		}
 		pw6WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 512, 0, 512, 0, 1)
 	default:
 		pw6WeightGradVecGo(dw, db, x, dy, n)
@@ -1720,10 +1748,14 @@ func pw7WeightGradVec(dw *[128 * 128]float32, db *[128]float32, x, dy []float32,
 	_ = dy[n*128-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		pw4WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 512, 512, 512, 512, 0, 128)
+		for s := 0; s < n; s += 64 {
+			pw4WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[s*128], &dy[s*128], min(64, n-s), 0, 512, 512, 512, 512, 0, 128)
+		}
 		pw6WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 512, 0, 0, 0, 1)
 	case runtime.AVX2:
-		pw1WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 512, 512, 512, 512, 0, 128)
+		for s := 0; s < n; s += 64 {
+			pw1WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[s*128], &dy[s*128], min(64, n-s), 0, 512, 512, 512, 512, 0, 128)
+		}
 		pw6WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 512, 0, 512, 0, 1)
 	default:
 		pw7WeightGradVecGo(dw, db, x, dy, n)
@@ -1931,10 +1963,14 @@ func pw8WeightGradVec(dw *[128 * 128]float32, db *[128]float32, x, dy []float32,
 	_ = dy[n*128-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		pw4WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 512, 512, 512, 512, 0, 128)
+		for s := 0; s < n; s += 64 {
+			pw4WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[s*128], &dy[s*128], min(64, n-s), 0, 512, 512, 512, 512, 0, 128)
+		}
 		pw6WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 512, 0, 0, 0, 1)
 	case runtime.AVX2:
-		pw1WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 512, 512, 512, 512, 0, 128)
+		for s := 0; s < n; s += 64 {
+			pw1WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[s*128], &dy[s*128], min(64, n-s), 0, 512, 512, 512, 512, 0, 128)
+		}
 		pw6WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 512, 0, 512, 0, 1)
 	default:
 		pw8WeightGradVecGo(dw, db, x, dy, n)
@@ -2132,10 +2168,14 @@ func pw9WeightGradVec(dw *[128 * 128]float32, db *[128]float32, x, dy []float32,
 	_ = dy[n*128-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		pw4WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 512, 512, 512, 512, 0, 128)
+		for s := 0; s < n; s += 64 {
+			pw4WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[s*128], &dy[s*128], min(64, n-s), 0, 512, 512, 512, 512, 0, 128)
+		}
 		pw6WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 512, 0, 0, 0, 1)
 	case runtime.AVX2:
-		pw1WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 512, 512, 512, 512, 0, 128)
+		for s := 0; s < n; s += 64 {
+			pw1WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[s*128], &dy[s*128], min(64, n-s), 0, 512, 512, 512, 512, 0, 128)
+		}
 		pw6WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 512, 0, 512, 0, 1)
 	default:
 		pw9WeightGradVecGo(dw, db, x, dy, n)
@@ -2333,10 +2373,14 @@ func pw10WeightGradVec(dw *[128 * 128]float32, db *[128]float32, x, dy []float32
 	_ = dy[n*128-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		pw4WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 512, 512, 512, 512, 0, 128)
+		for s := 0; s < n; s += 64 {
+			pw4WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[s*128], &dy[s*128], min(64, n-s), 0, 512, 512, 512, 512, 0, 128)
+		}
 		pw6WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 512, 0, 0, 0, 1)
 	case runtime.AVX2:
-		pw1WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 512, 512, 512, 512, 0, 128)
+		for s := 0; s < n; s += 64 {
+			pw1WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[s*128], &dy[s*128], min(64, n-s), 0, 512, 512, 512, 512, 0, 128)
+		}
 		pw6WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 512, 0, 512, 0, 1)
 	default:
 		pw10WeightGradVecGo(dw, db, x, dy, n)
@@ -2534,10 +2578,14 @@ func pw11WeightGradVec(dw *[128 * 128]float32, db *[128]float32, x, dy []float32
 	_ = dy[n*128-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		pw4WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 512, 512, 512, 512, 0, 128)
+		for s := 0; s < n; s += 64 {
+			pw4WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[s*128], &dy[s*128], min(64, n-s), 0, 512, 512, 512, 512, 0, 128)
+		}
 		pw6WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 512, 0, 0, 0, 1)
 	case runtime.AVX2:
-		pw1WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 512, 512, 512, 512, 0, 128)
+		for s := 0; s < n; s += 64 {
+			pw1WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[s*128], &dy[s*128], min(64, n-s), 0, 512, 512, 512, 512, 0, 128)
+		}
 		pw6WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 512, 0, 512, 0, 1)
 	default:
 		pw11WeightGradVecGo(dw, db, x, dy, n)
@@ -2745,10 +2793,14 @@ func pw12WeightGradVec(dw *[128 * 256]float32, db *[256]float32, x, dy []float32
 	_ = dy[n*256-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		pw4WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 512, 1024, 1024, 1024, 0, 128)
+		for s := 0; s < n; s += 64 {
+			pw4WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[s*128], &dy[s*256], min(64, n-s), 0, 512, 1024, 1024, 1024, 0, 128)
+		}
 		pw12WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 1024, 0, 0, 0, 1)
 	case runtime.AVX2:
-		pw1WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 512, 1024, 1024, 1024, 0, 128)
+		for s := 0; s < n; s += 64 {
+			pw1WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[s*128], &dy[s*256], min(64, n-s), 0, 512, 1024, 1024, 1024, 0, 128)
+		}
 		pw12WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 1024, 0, 704, 0, 1)
 	default:
 		pw12WeightGradVecGo(dw, db, x, dy, n)
@@ -2956,10 +3008,14 @@ func pw13WeightGradVec(dw *[256 * 256]float32, db *[256]float32, x, dy []float32
 	_ = dy[n*256-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		pw5WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 1024, 1024, 1024, 1024, 0, 256)
+		for s := 0; s < n; s += 64 {
+			pw5WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[s*256], &dy[s*256], min(64, n-s), 0, 1024, 1024, 1024, 1024, 0, 256)
+		}
 		pw12WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 1024, 0, 0, 0, 1)
 	case runtime.AVX2:
-		pw2WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 1024, 1024, 1024, 1024, 0, 256)
+		for s := 0; s < n; s += 64 {
+			pw2WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[s*256], &dy[s*256], min(64, n-s), 0, 1024, 1024, 1024, 1024, 0, 256)
+		}
 		pw12WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 1024, 0, 704, 0, 1)
 	default:
 		pw13WeightGradVecGo(dw, db, x, dy, n)
@@ -3112,7 +3168,9 @@ func fcWeightGradVec(dw *[256 * 2]float32, db *[2]float32, x, dy []float32, n in
 	_ = dy[n*2-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512, runtime.AVX2:
-		fcWeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 1024, 8, 8, 0, 24, 256)
+		for s := 0; s < n; s += 64 {
+			fcWeightGradVecWeightsAVX2(&dw[0], &db[0], &x[s*256], &dy[s*2], min(64, n-s), 0, 1024, 8, 8, 0, 24, 256)
+		}
 		fcWeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 8, 0, 0, 24, 1)
 	default:
 		fcWeightGradVecGo(dw, db, x, dy, n)

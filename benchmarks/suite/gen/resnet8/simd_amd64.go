@@ -75,14 +75,20 @@ func conv1WeightGradVec(dw *[27 * 16]float32, db *[16]float32, x, dy []float32, 
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
 		if runtime.HalfRateZMM() {
-			conv1WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 108, 64, 64, 64, 0, 27)
+			for s := 0; s < n; s += 64 {
+				conv1WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[s*27], &dy[s*16], min(64, n-s), 0, 108, 64, 64, 64, 0, 27)
+			}
 			conv1WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 64, 0, 0, 0, 1)
 		} else {
-			conv1WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 108, 64, 64, 64, 0, 27)
+			for s := 0; s < n; s += 64 {
+				conv1WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[s*27], &dy[s*16], min(64, n-s), 0, 108, 64, 64, 64, 0, 27)
+			}
 			conv1WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 64, 0, 0, 0, 1)
 		}
 	case runtime.AVX2:
-		conv1WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 108, 64, 64, 64, 0, 27)
+		for s := 0; s < n; s += 64 {
+			conv1WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[s*27], &dy[s*16], min(64, n-s), 0, 108, 64, 64, 64, 0, 27)
+		}
 		conv1WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 64, 0, 0, 0, 1)
 	default:
 		conv1WeightGradVecGo(dw, db, x, dy, n)
@@ -188,14 +194,20 @@ func block1_conv1WeightGradVec(dw *[144 * 16]float32, db *[16]float32, x, dy []f
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
 		if runtime.HalfRateZMM() {
-			block1_conv1WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 576, 64, 64, 64, 0, 144)
+			for s := 0; s < n; s += 64 {
+				block1_conv1WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[s*144], &dy[s*16], min(64, n-s), 0, 576, 64, 64, 64, 0, 144)
+			}
 			conv1WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 64, 0, 0, 0, 1)
 		} else {
-			block1_conv1WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 576, 64, 64, 64, 0, 144)
+			for s := 0; s < n; s += 64 {
+				block1_conv1WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[s*144], &dy[s*16], min(64, n-s), 0, 576, 64, 64, 64, 0, 144)
+			}
 			conv1WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 64, 0, 0, 0, 1)
 		}
 	case runtime.AVX2:
-		block1_conv1WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 576, 64, 64, 64, 0, 144)
+		for s := 0; s < n; s += 64 {
+			block1_conv1WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[s*144], &dy[s*16], min(64, n-s), 0, 576, 64, 64, 64, 0, 144)
+		}
 		conv1WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 64, 0, 0, 0, 1)
 	default:
 		block1_conv1WeightGradVecGo(dw, db, x, dy, n)
@@ -385,14 +397,20 @@ func block1_conv2WeightGradVec(dw *[144 * 16]float32, db *[16]float32, x, dy []f
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
 		if runtime.HalfRateZMM() {
-			block1_conv1WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 576, 64, 64, 64, 0, 144)
+			for s := 0; s < n; s += 64 {
+				block1_conv1WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[s*144], &dy[s*16], min(64, n-s), 0, 576, 64, 64, 64, 0, 144)
+			}
 			conv1WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 64, 0, 0, 0, 1)
 		} else {
-			block1_conv1WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 576, 64, 64, 64, 0, 144)
+			for s := 0; s < n; s += 64 {
+				block1_conv1WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[s*144], &dy[s*16], min(64, n-s), 0, 576, 64, 64, 64, 0, 144)
+			}
 			conv1WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 64, 0, 0, 0, 1)
 		}
 	case runtime.AVX2:
-		block1_conv1WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 576, 64, 64, 64, 0, 144)
+		for s := 0; s < n; s += 64 {
+			block1_conv1WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[s*144], &dy[s*16], min(64, n-s), 0, 576, 64, 64, 64, 0, 144)
+		}
 		conv1WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 64, 0, 0, 0, 1)
 	default:
 		block1_conv2WeightGradVecGo(dw, db, x, dy, n)
@@ -577,10 +595,14 @@ func block2_conv1WeightGradVec(dw *[144 * 32]float32, db *[32]float32, x, dy []f
 	_ = dy[n*32-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		block2_conv1WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 576, 128, 128, 128, 0, 144)
+		for s := 0; s < n; s += 64 {
+			block2_conv1WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[s*144], &dy[s*32], min(64, n-s), 0, 576, 128, 128, 128, 0, 144)
+		}
 		block2_conv1WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 128, 0, 0, 0, 1)
 	case runtime.AVX2:
-		block1_conv1WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 576, 128, 128, 128, 0, 144)
+		for s := 0; s < n; s += 64 {
+			block1_conv1WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[s*144], &dy[s*32], min(64, n-s), 0, 576, 128, 128, 128, 0, 144)
+		}
 		block2_conv1WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 128, 0, 0, 0, 1)
 	default:
 		block2_conv1WeightGradVecGo(dw, db, x, dy, n)
@@ -776,10 +798,14 @@ func block2_conv2WeightGradVec(dw *[288 * 32]float32, db *[32]float32, x, dy []f
 	_ = dy[n*32-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		block2_conv1WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 1152, 128, 128, 128, 0, 288)
+		for s := 0; s < n; s += 64 {
+			block2_conv1WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[s*288], &dy[s*32], min(64, n-s), 0, 1152, 128, 128, 128, 0, 288)
+		}
 		block2_conv1WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 128, 0, 0, 0, 1)
 	case runtime.AVX2:
-		block1_conv1WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 1152, 128, 128, 128, 0, 288)
+		for s := 0; s < n; s += 64 {
+			block1_conv1WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[s*288], &dy[s*32], min(64, n-s), 0, 1152, 128, 128, 128, 0, 288)
+		}
 		block2_conv1WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 128, 0, 0, 0, 1)
 	default:
 		block2_conv2WeightGradVecGo(dw, db, x, dy, n)
@@ -970,10 +996,14 @@ func block2_shortcutWeightGradVec(dw *[16 * 32]float32, db *[32]float32, x, dy [
 	_ = dy[n*32-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		block2_shortcutWeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 64, 128, 128, 128, 0, 16)
+		for s := 0; s < n; s += 64 {
+			block2_shortcutWeightGradVecWeightsAVX512(&dw[0], &db[0], &x[s*16], &dy[s*32], min(64, n-s), 0, 64, 128, 128, 128, 0, 16)
+		}
 		block2_conv1WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 128, 0, 0, 0, 1)
 	case runtime.AVX2:
-		block2_shortcutWeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 64, 128, 128, 128, 0, 16)
+		for s := 0; s < n; s += 64 {
+			block2_shortcutWeightGradVecWeightsAVX2(&dw[0], &db[0], &x[s*16], &dy[s*32], min(64, n-s), 0, 64, 128, 128, 128, 0, 16)
+		}
 		block2_conv1WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 128, 0, 0, 0, 1)
 	default:
 		block2_shortcutWeightGradVecGo(dw, db, x, dy, n)
@@ -1139,10 +1169,14 @@ func block3_conv1WeightGradVec(dw *[288 * 64]float32, db *[64]float32, x, dy []f
 	_ = dy[n*64-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		block3_conv1WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 1152, 256, 256, 256, 0, 288)
+		for s := 0; s < n; s += 64 {
+			block3_conv1WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[s*288], &dy[s*64], min(64, n-s), 0, 1152, 256, 256, 256, 0, 288)
+		}
 		block3_conv1WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 256, 0, 0, 0, 1)
 	case runtime.AVX2:
-		block1_conv1WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 1152, 256, 256, 256, 0, 288)
+		for s := 0; s < n; s += 64 {
+			block1_conv1WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[s*288], &dy[s*64], min(64, n-s), 0, 1152, 256, 256, 256, 0, 288)
+		}
 		block3_conv1WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 256, 0, 0, 0, 1)
 	default:
 		block3_conv1WeightGradVecGo(dw, db, x, dy, n)
@@ -1284,10 +1318,14 @@ func block3_conv2WeightGradVec(dw *[576 * 64]float32, db *[64]float32, x, dy []f
 	_ = dy[n*64-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		block3_conv1WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 2304, 256, 256, 256, 0, 576)
+		for s := 0; s < n; s += 64 {
+			block3_conv1WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[s*576], &dy[s*64], min(64, n-s), 0, 2304, 256, 256, 256, 0, 576)
+		}
 		block3_conv1WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 256, 0, 0, 0, 1)
 	case runtime.AVX2:
-		block1_conv1WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 2304, 256, 256, 256, 0, 576)
+		for s := 0; s < n; s += 64 {
+			block1_conv1WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[s*576], &dy[s*64], min(64, n-s), 0, 2304, 256, 256, 256, 0, 576)
+		}
 		block3_conv1WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 256, 0, 0, 0, 1)
 	default:
 		block3_conv2WeightGradVecGo(dw, db, x, dy, n)
@@ -1473,10 +1511,14 @@ func block3_shortcutWeightGradVec(dw *[32 * 64]float32, db *[64]float32, x, dy [
 	_ = dy[n*64-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		block3_shortcutWeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 128, 256, 256, 256, 0, 32)
+		for s := 0; s < n; s += 64 {
+			block3_shortcutWeightGradVecWeightsAVX512(&dw[0], &db[0], &x[s*32], &dy[s*64], min(64, n-s), 0, 128, 256, 256, 256, 0, 32)
+		}
 		block3_conv1WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 256, 0, 0, 0, 1)
 	case runtime.AVX2:
-		block3_shortcutWeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 128, 256, 256, 256, 0, 32)
+		for s := 0; s < n; s += 64 {
+			block3_shortcutWeightGradVecWeightsAVX2(&dw[0], &db[0], &x[s*32], &dy[s*64], min(64, n-s), 0, 128, 256, 256, 256, 0, 32)
+		}
 		block3_conv1WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 256, 0, 0, 0, 1)
 	default:
 		block3_shortcutWeightGradVecGo(dw, db, x, dy, n)
@@ -1730,14 +1772,20 @@ func fcWeightGradVec(dw *[64 * 10]float32, db *[10]float32, x, dy []float32, n i
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
 		if runtime.HalfRateZMM() {
-			fcWeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 256, 40, 40, 0, 24, 64)
+			for s := 0; s < n; s += 64 {
+				fcWeightGradVecWeightsAVX2(&dw[0], &db[0], &x[s*64], &dy[s*10], min(64, n-s), 0, 256, 40, 40, 0, 24, 64)
+			}
 			fcWeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 40, 0, 0, 24, 1)
 		} else {
-			fcWeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 256, 40, 40, 64, 1023, 64)
+			for s := 0; s < n; s += 64 {
+				fcWeightGradVecWeightsAVX512(&dw[0], &db[0], &x[s*64], &dy[s*10], min(64, n-s), 0, 256, 40, 40, 64, 1023, 64)
+			}
 			fcWeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 40, 0, 0, 1023, 1)
 		}
 	case runtime.AVX2:
-		fcWeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 256, 40, 40, 0, 24, 64)
+		for s := 0; s < n; s += 64 {
+			fcWeightGradVecWeightsAVX2(&dw[0], &db[0], &x[s*64], &dy[s*10], min(64, n-s), 0, 256, 40, 40, 0, 24, 64)
+		}
 		fcWeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 40, 0, 0, 24, 1)
 	default:
 		fcWeightGradVecGo(dw, db, x, dy, n)
