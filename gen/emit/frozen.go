@@ -235,7 +235,7 @@ func (p *plan) frozenFile(f *jen.File) {
 		id("w").Op(":=").Id("f").Dot("borrow").Call(),
 		id("steps").Op(":=").Parens(id("n").Op("+").Id("frozenStep").Op("-").Lit(1)).Op("/").Id("frozenStep"),
 		id("used").Op(":=").Max(jen.Lit(1), jen.Min(id("f").Dot("workers"), id("steps"))),
-		jen.Comment("Shard i takes steps [i·steps/used, (i+1)·steps/used)."),
+		jen.Comment("Shard i takes steps [i·steps/used, (i+1)·steps/used): whole steps, so that the steps, and the logits, are the same for every worker count (a step of one sample runs the one-row GEMMs, which order their sums otherwise)."),
 		id("bound").Op(":=").Func().Params(id("i").Int()).Int().Block(
 			jen.Return(jen.Min(id("n"), id("i").Op("*").Id("steps").Op("/").Id("used").Op("*").Id("frozenStep"))),
 		),

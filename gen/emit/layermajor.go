@@ -12,12 +12,12 @@ import (
 func (p *plan) tileMajorRun(f *jen.File) {
 	id := jen.Id
 	recv := func() *jen.Statement { return jen.Func().Params(jen.Id("m").Op("*").Id("Model")) }
-	f.Comment(wrapDoc("run splits the n samples of job j into shards of whole tiles, runs shard 0 on worker 0 and the others on their workers' goroutines, and then, for a backward job, adds the workers' gradients, losses and counts in worker order."))
+	f.Comment(wrapDoc("run splits the n samples of job j into even shards, one per worker but at most one per tile, runs shard 0 on worker 0 and the others on their workers' goroutines, and then, for a backward job, adds the workers' gradients, losses and counts in worker order."))
 	f.Add(recv()).Id("run").Params(id("j").Id("job"), id("n").Int()).Params(id("loss").Float64(), id("correct").Int()).Block(
 		id("tiles").Op(":=").Parens(id("n").Op("+").Id("Tile").Op("-").Lit(1)).Op("/").Id("Tile"),
 		id("used").Op(":=").Max(jen.Lit(1), jen.Min(jen.Len(id("m").Dot("workers")), id("tiles"))),
-		jen.Comment("Worker i takes tiles [i·tiles/used, (i+1)·tiles/used)."),
-		id("bound").Op(":=").Func().Params(id("i").Int()).Int().Block(jen.Return(jen.Min(id("n"), id("i").Op("*").Id("tiles").Op("/").Id("used").Op("*").Id("Tile")))),
+		jen.Comment("Worker i takes samples [i·n/used, (i+1)·n/used): shards of whole tiles would leave a worker idle for up to a tile (64 samples in tiles of 24: 24 and 40)."),
+		id("bound").Op(":=").Func().Params(id("i").Int()).Int().Block(jen.Return(id("i").Op("*").Id("n").Op("/").Id("used"))),
 		forUp("i", jen.Lit(1), id("used"),
 			jen.List(id("j").Dot("lo"), id("j").Dot("hi")).Op("=").List(id("bound").Call(id("i")), id("bound").Call(id("i").Op("+").Lit(1))),
 			id("m").Dot("workers").Index(id("i")).Dot("jobs").Op("<-").Id("j"),
@@ -49,12 +49,12 @@ func (p *plan) layerMajorRun(f *jen.File) {
 	id := jen.Id
 	f.Comment(wrapDoc(fmt.Sprintf("layerMajorPhases is the number of phases of a training pass (see run): %d batch norm layers, each a forward and a backward phase, and one for the last segment and the loss.", len(p.batchnorms()))))
 	f.Const().Id("layerMajorPhases").Op("=").Lit(p.layerMajorPhases())
-	f.Comment(wrapDoc("run splits the n samples of job j into shards of whole tiles, one per worker, and runs shard 0 on worker 0 and the others on their workers' goroutines. A backward job runs in layerMajorPhases phases: after each, the caller adds the workers' batch norm sums in worker order (reduce), so that every worker normalises with the statistics of the whole batch; at the end it adds the workers' gradients, losses and counts in worker order."))
+	f.Comment(wrapDoc("run splits the n samples of job j into even shards, one per worker but at most one per tile, and runs shard 0 on worker 0 and the others on their workers' goroutines. A backward job runs in layerMajorPhases phases: after each, the caller adds the workers' batch norm sums in worker order (reduce), so that every worker normalises with the statistics of the whole batch; at the end it adds the workers' gradients, losses and counts in worker order."))
 	f.Func().Params(id("m").Op("*").Id("Model")).Id("run").Params(id("j").Id("job"), id("n").Int()).Params(id("loss").Float64(), id("correct").Int()).Block(
 		id("tiles").Op(":=").Parens(id("n").Op("+").Id("Tile").Op("-").Lit(1)).Op("/").Id("Tile"),
 		id("used").Op(":=").Max(jen.Lit(1), jen.Min(jen.Len(id("m").Dot("workers")), id("tiles"))),
-		jen.Comment("Worker i takes tiles [i·tiles/used, (i+1)·tiles/used)."),
-		id("bound").Op(":=").Func().Params(id("i").Int()).Int().Block(jen.Return(jen.Min(id("n"), id("i").Op("*").Id("tiles").Op("/").Id("used").Op("*").Id("Tile")))),
+		jen.Comment("Worker i takes samples [i·n/used, (i+1)·n/used): shards of whole tiles would leave a worker idle for up to a tile (64 samples in tiles of 24: 24 and 40)."),
+		id("bound").Op(":=").Func().Params(id("i").Int()).Int().Block(jen.Return(id("i").Op("*").Id("n").Op("/").Id("used"))),
 		id("phases").Op(":=").Lit(1),
 		jen.If(id("j").Dot("backward")).Block(id("phases").Op("=").Id("layerMajorPhases")),
 		forUp("phase", jen.Lit(0), id("phases"),

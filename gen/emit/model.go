@@ -130,7 +130,7 @@ func (p *plan) modelFile(f *jen.File) {
 		f.Type().Id("transposed").Struct(tf...)
 	}
 
-	f.Comment(wrapDoc(fmt.Sprintf("Model is the %s network with its parameters, gradients and work buffers in fixed-size arrays. It implements runtime.Model. Forward and Backward split a batch into shards of whole tiles, one per worker (see SetWorkers); for a given batch and worker count the results do not depend on timing. A Model is not safe for concurrent use: every method uses its buffers; distinct Models are independent.", n.Name)))
+	f.Comment(wrapDoc(fmt.Sprintf("Model is the %s network with its parameters, gradients and work buffers in fixed-size arrays. It implements runtime.Model. Forward and Backward split a batch into even shards of samples, one per worker but no more than tiles (see SetWorkers); for a given batch and worker count the results do not depend on timing. A Model is not safe for concurrent use: every method uses its buffers; distinct Models are independent.", n.Name)))
 	var modelFields []jen.Code
 	if p.hasPacked() {
 		modelFields = append(modelFields,

@@ -282,7 +282,7 @@ func (f *Frozen) Forward(x, logits []float32) {
 	w := f.borrow()
 	steps := (n + frozenStep - 1) / frozenStep
 	used := max(1, min(f.workers, steps))
-	// Shard i takes steps [i·steps/used, (i+1)·steps/used).
+	// Shard i takes steps [i·steps/used, (i+1)·steps/used): whole steps, so that the steps, and the logits, are the same for every worker count (a step of one sample runs the one-row GEMMs, which order their sums otherwise).
 	bound := func(i int) int {
 		return min(n, i*steps/used*frozenStep)
 	}

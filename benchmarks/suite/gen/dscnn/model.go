@@ -287,10 +287,10 @@ type transposed struct {
 
 // Model is the dscnn network with its parameters, gradients and work buffers
 // in fixed-size arrays. It implements runtime.Model. Forward and Backward
-// split a batch into shards of whole tiles, one per worker (see SetWorkers);
-// for a given batch and worker count the results do not depend on timing. A
-// Model is not safe for concurrent use: every method uses its buffers;
-// distinct Models are independent.
+// split a batch into even shards of samples, one per worker but no more than
+// tiles (see SetWorkers); for a given batch and worker count the results do
+// not depend on timing. A Model is not safe for concurrent use: every method
+// uses its buffers; distinct Models are independent.
 type Model struct {
 	// pk holds the dense weights in Frozen's padded layout for the forward kernels
 	// of large batches; Forward refreshes it at every such call. It comes first: a
@@ -2096,18 +2096,18 @@ func (g *parameters) add(o *parameters) {
 // segment and the loss.
 const layerMajorPhases = 19
 
-// run splits the n samples of job j into shards of whole tiles, one per
-// worker, and runs shard 0 on worker 0 and the others on their workers'
-// goroutines. A backward job runs in layerMajorPhases phases: after each, the
-// caller adds the workers' batch norm sums in worker order (reduce), so that
-// every worker normalises with the statistics of the whole batch; at the end
-// it adds the workers' gradients, losses and counts in worker order.
+// run splits the n samples of job j into even shards, one per worker but at
+// most one per tile, and runs shard 0 on worker 0 and the others on their
+// workers' goroutines. A backward job runs in layerMajorPhases phases: after
+// each, the caller adds the workers' batch norm sums in worker order (reduce),
+// so that every worker normalises with the statistics of the whole batch; at
+// the end it adds the workers' gradients, losses and counts in worker order.
 func (m *Model) run(j job, n int) (loss float64, correct int) {
 	tiles := (n + Tile - 1) / Tile
 	used := max(1, min(len(m.workers), tiles))
-	// Worker i takes tiles [i·tiles/used, (i+1)·tiles/used).
+	// Worker i takes samples [i·n/used, (i+1)·n/used): shards of whole tiles would leave a worker idle for up to a tile (64 samples in tiles of 24: 24 and 40).
 	bound := func(i int) int {
-		return min(n, i*tiles/used*Tile)
+		return i * n / used
 	}
 	phases := 1
 	if j.backward {
