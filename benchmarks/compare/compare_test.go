@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"math"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -193,5 +194,38 @@ func TestStealShare(t *testing.T) {
 	}
 	if got := stealShare(steal0, total0, steal0, total0); got != "" {
 		t.Errorf("stealShare with no time between the readings = %q, want \"\"", got)
+	}
+}
+
+func TestAnchorValueIsTheRoundsMedian(t *testing.T) {
+	res := &results{Anchors: []pyRecord{
+		{Impl: "onnxruntime", Net: "dscnn", Threads: 1, Metric: "infer_batch_ms", Batch: 256, Value: 27, Variant: "r1"},
+		{Impl: "onnxruntime", Net: "dscnn", Threads: 2, Metric: "infer_batch_ms", Batch: 256, Value: 5},
+		{Impl: "onnxruntime", Net: "dscnn", Threads: 1, Metric: "infer_batch_ms", Batch: 256, Value: 22, Variant: "r2"},
+		{Impl: "onnxruntime", Net: "dscnn", Threads: 1, Metric: "infer_batch_ms", Batch: 256, Value: 31, Variant: "r3"},
+	}}
+	if v, variant := res.anchorValue("onnxruntime", "dscnn", "infer_batch_ms", 256, 1); v != 27 || variant != "r1" {
+		t.Errorf("median of 27, 22, 31 = %v (%q), want 27 (r1)", v, variant)
+	}
+	if v, _ := res.anchorValue("pytorch", "dscnn", "infer_batch_ms", 256, 1); !math.IsNaN(v) {
+		t.Errorf("no records: %v, want NaN", v)
+	}
+}
+
+func TestSuiteStepsInterleaveRounds(t *testing.T) {
+	var titles []string
+	for _, s := range suiteSteps(options{count: 2}) {
+		titles = append(titles, s.title)
+	}
+	want := []string{
+		"cnngen suite (benchmarks/suite), round 1 of 2",
+		"PyTorch on the suite (benchmarks/pytorch/suite.py), round 1 of 2",
+		"ONNX Runtime on the suite (benchmarks/ort/bench.js), round 1 of 2",
+		"cnngen suite (benchmarks/suite), round 2 of 2",
+		"PyTorch on the suite (benchmarks/pytorch/suite.py), round 2 of 2",
+		"ONNX Runtime on the suite (benchmarks/ort/bench.js), round 2 of 2",
+	}
+	if !slices.Equal(titles, want) {
+		t.Errorf("steps:\n%s\nwant:\n%s", strings.Join(titles, "\n"), strings.Join(want, "\n"))
 	}
 }

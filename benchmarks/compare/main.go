@@ -77,7 +77,7 @@ func main() {
 	log.SetPrefix("compare: ")
 	var o options
 	flag.BoolVar(&o.quick, "quick", false, "short run: fewer and shorter repeats, no 2000-step tutorial runs")
-	flag.IntVar(&o.count, "count", 0, "repeats of each Go benchmark (default 3, 1 with -quick)")
+	flag.IntVar(&o.count, "count", 0, "repeats of each Go benchmark, and rounds of the suite with its anchors (default 3, 1 with -quick)")
 	flag.StringVar(&o.raw, "raw", "", "directory for the raw outputs (default: a new temporary directory)")
 	flag.StringVar(&o.jsonPath, "json", "", "also write every figure and the ratio table as JSON to this file")
 	flag.StringVar(&o.mdPath, "md", "", "also write the results as Markdown to this file")

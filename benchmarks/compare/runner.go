@@ -78,7 +78,13 @@ func (r *runner) exec(file, dir string, env []string, name string, args ...strin
 // goBench runs go test with args in dir and parses the benchmark results
 // into res under the group name.
 func (r *runner) goBench(res *results, group, dir string, args ...string) error {
-	out, err := r.exec(group+".txt", dir, nil, "go", append([]string{"test"}, args...)...)
+	return r.goBenchTo(res, group, group+".txt", dir, args...)
+}
+
+// goBenchTo is goBench with the raw output in raw/<file>: a group that
+// runs in several rounds adds each round's results to the others.
+func (r *runner) goBenchTo(res *results, group, file, dir string, args ...string) error {
+	out, err := r.exec(file, dir, nil, "go", append([]string{"test"}, args...)...)
 	if err != nil {
 		return err
 	}

@@ -32,11 +32,15 @@ var suitePackages = []struct{ net, dir string }{
 	{"autoencoder", "benchmarks/suite/gen/autoencoder"},
 }
 
-// suiteSteps are the suite's stages: cnngen's benchmarks, then the anchors
-// right after them (PyTorch, which also exports the ONNX models, then ONNX
-// Runtime on those).
+// suiteSteps are the suite's stages: o.count rounds, each of cnngen's
+// benchmarks once and then the anchors (PyTorch, which in the first round
+// also exports the ONNX models, then ONNX Runtime on those). Every figure is
+// the median over the rounds. On a shared VM the machine's speed drifts by
+// up to 40 % within minutes; in interleaved rounds the drift falls on both
+// sides of each ratio, where one long run of each side after the other
+// would put it between them.
 func suiteSteps(o options) []step {
-	benchtime, count := "1s", fmt.Sprint(o.count)
+	benchtime := "1s"
 	// The pure-Go path is measured too (it is what non-amd64 builds run),
 	// except in a quick run.
 	pattern := "^BenchmarkSuite$"
@@ -44,35 +48,51 @@ func suiteSteps(o options) []step {
 		benchtime, pattern = "300ms", "^BenchmarkSuite$/./././isa=(avx2|avx512)/"
 	}
 	onnxDir := ""
-	steps := []step{
-		{"cnngen suite (benchmarks/suite)", func(r *runner, res *results) error {
-			return r.goBench(res, "suite", ".", "-run", "^$", "-bench", pattern, "-benchtime", benchtime, "-count", count, "-timeout", "2h", "./benchmarks/suite/")
-		}},
-	}
-	if !o.skipPyTorch {
-		steps = append(steps, step{"PyTorch on the suite (benchmarks/pytorch/suite.py)", func(r *runner, res *results) error {
-			onnxDir = filepath.Join(r.raw, "onnx")
-			args := []string{"benchmarks/pytorch/suite.py", "--threads", "1,2", "--export-onnx", onnxDir}
-			if o.quick {
-				args = append(args, "--quick")
+	var steps []step
+	for round := 1; round <= max(1, o.count); round++ {
+		// rawFile names a stage's raw output: base.txt in the first round,
+		// base-N.txt in round N.
+		rawFile := func(base string) string {
+			if round == 1 {
+				return base + ".txt"
 			}
-			return r.anchor(res, "pytorch-suite.txt", o.python, args...)
+			return fmt.Sprintf("%s-%d.txt", base, round)
+		}
+		of := ""
+		if o.count > 1 {
+			of = fmt.Sprintf(", round %d of %d", round, o.count)
+		}
+		steps = append(steps, step{"cnngen suite (benchmarks/suite)" + of, func(r *runner, res *results) error {
+			return r.goBenchTo(res, "suite", rawFile("suite"), ".", "-run", "^$", "-bench", pattern, "-benchtime", benchtime, "-count", "1", "-timeout", "2h", "./benchmarks/suite/")
 		}})
-	}
-	if !o.skipORT {
-		steps = append(steps, step{"ONNX Runtime on the suite (benchmarks/ort/bench.js)", func(r *runner, res *results) error {
-			if onnxDir == "" {
-				return fmt.Errorf("no ONNX models: they are exported by the PyTorch step")
-			}
-			if _, err := os.Stat(filepath.Join(r.root, "benchmarks", "ort", "node_modules", "onnxruntime-node")); err != nil && r.replay == "" {
-				return fmt.Errorf("onnxruntime-node is not installed (cd benchmarks/ort && npm install --ignore-scripts)")
-			}
-			args := []string{"benchmarks/ort/bench.js", "--models", onnxDir, "--threads", "1,2"}
-			if o.quick {
-				args = append(args, "--quick")
-			}
-			return r.anchor(res, "ort-suite.txt", "node", args...)
-		}})
+		if !o.skipPyTorch {
+			steps = append(steps, step{"PyTorch on the suite (benchmarks/pytorch/suite.py)" + of, func(r *runner, res *results) error {
+				args := []string{"benchmarks/pytorch/suite.py", "--threads", "1,2"}
+				if round == 1 {
+					onnxDir = filepath.Join(r.raw, "onnx")
+					args = append(args, "--export-onnx", onnxDir)
+				}
+				if o.quick {
+					args = append(args, "--quick")
+				}
+				return r.anchor(res, rawFile("pytorch-suite"), o.python, args...)
+			}})
+		}
+		if !o.skipORT {
+			steps = append(steps, step{"ONNX Runtime on the suite (benchmarks/ort/bench.js)" + of, func(r *runner, res *results) error {
+				if onnxDir == "" {
+					return fmt.Errorf("no ONNX models: they are exported by the PyTorch step")
+				}
+				if _, err := os.Stat(filepath.Join(r.root, "benchmarks", "ort", "node_modules", "onnxruntime-node")); err != nil && r.replay == "" {
+					return fmt.Errorf("onnxruntime-node is not installed (cd benchmarks/ort && npm install --ignore-scripts)")
+				}
+				args := []string{"benchmarks/ort/bench.js", "--models", onnxDir, "--threads", "1,2"}
+				if o.quick {
+					args = append(args, "--quick")
+				}
+				return r.anchor(res, rawFile("ort-suite"), "node", args...)
+			}})
+		}
 	}
 	return steps
 }
@@ -111,14 +131,21 @@ func (r *runner) anchor(res *results, file, name string, args ...string) error {
 }
 
 // anchorValue is impl's figure for metric on net at batch with threads
-// threads, or NaN.
+// threads, the median over the rounds that measured it (the lower middle
+// one of an even count), with the variant of that round; or NaN.
 func (res *results) anchorValue(impl, net, metric string, batch, threads int) (float64, string) {
+	var found []pyRecord
 	for _, a := range res.Anchors {
 		if a.Impl == impl && a.Net == net && a.Metric == metric && a.Batch == batch && a.Threads == threads {
-			return a.Value, a.Variant
+			found = append(found, a)
 		}
 	}
-	return math.NaN(), ""
+	if len(found) == 0 {
+		return math.NaN(), ""
+	}
+	sort.SliceStable(found, func(i, j int) bool { return found[i].Value < found[j].Value })
+	mid := found[(len(found)-1)/2]
+	return mid.Value, mid.Variant
 }
 
 // suiteBest is the fastest vector-path configuration (lowest median ns/op)
