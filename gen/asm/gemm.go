@@ -86,8 +86,8 @@ type gemmSpec struct {
 	// kChunk reduction steps at a time (the kArg count, with A's and B's
 	// pointers advanced). With kStrided the reduction runs over every
 	// sample for each register block; past L2 the blocks would each stream
-	// both operands from memory, while a chunk's rows of B stay in L1 for
-	// all the blocks. C is loaded and stored once per chunk, in the same
+	// both operands from memory, while a chunk's rows of B stay in cache
+	// for all the blocks. C is loaded and stored once per chunk, in the same
 	// order of additions, so the result is bit for bit the same.
 	kChunk    int
 	what      []string // pseudocode lines for the comment

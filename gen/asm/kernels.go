@@ -80,10 +80,9 @@ func (k Kernel) gemmSpecs() []gemmSpec {
 		}}
 	case DenseBackwardWeights:
 		args := []string{"dw", "db", "x", "dy", "n"}
-		// weightGradChunk samples per call: measured on Zen 3 (AVX2) for
-		// digits' dense1, DS-CNN's pointwise and ResNet-8's im2col shapes,
-		// 32 to 128 run alike and whole batches up to 2× slower
-		// (benchmarks/RESULTS.md).
+		// weightGradChunk samples per call (gemmSpec.kChunk); how the
+		// chunk was chosen is in benchmarks/RESULTS.md, "The weight
+		// gradient's GEMM in chunks of 64 samples".
 		const weightGradChunk = 64
 		return []gemmSpec{{
 			symbol: k.Name + "Weights", args: args, counts: []string{"n"},
