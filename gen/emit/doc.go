@@ -151,7 +151,7 @@
 // done, so that no call waits for a busy helper and concurrent calls do
 // not wait for one another; an idle helper polls the queue for a moment
 // before it blocks, for waking it would take longer than the stages of a
-// split one-sample forward (crewCode). Forward runs frozenStep samples at a time (a tile, or fewer for
+// split one-sample forward (runtime.Crew, which the generated packages share). Forward runs frozenStep samples at a time (a tile, or fewer for
 // a network whose maps are large, so that each layer's output is still in
 // cache when the next reads it: chooseFrozenStep) and splits a batch into
 // shards of whole steps. Logits, for a

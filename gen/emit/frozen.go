@@ -59,7 +59,7 @@ func (p *plan) frozenFile(f *jen.File) {
 		id("idle").Chan().Op("*").Id("worker"),
 		jen.Comment(wrapDoc("workers is the number of goroutines Forward splits a batch across: the caller's and the workers−1 helpers of crew (nil with one worker).")),
 		id("workers").Int(),
-		id("crew").Op("*").Id("crew"),
+		id("crew").Op("*").Add(rt("Crew")).Types(id("shard")),
 		jen.Comment(wrapDoc("stop closes the crew's queue once the Frozen is unreachable, which ends the helpers.")),
 		id("stop").Qual("runtime", "Cleanup"),
 	)
@@ -116,24 +116,18 @@ func (p *plan) frozenFile(f *jen.File) {
 			id("f").Dot("idle").Op("=").Id("idle"),
 		),
 		id("f").Dot("stop").Dot("Stop").Call(),
-		jen.If(id("f").Dot("crew").Op("!=").Nil()).Block(jen.Close(id("f").Dot("crew").Dot("shards"))),
+		jen.If(id("f").Dot("crew").Op("!=").Nil()).Block(id("f").Dot("crew").Dot("Close").Call()),
 		jen.List(id("f").Dot("workers"), id("f").Dot("crew")).Op("=").List(id("count"), jen.Nil()),
 		jen.If(id("count").Op(">").Lit(1)).Block(
-			id("f").Dot("crew").Op("=").Op("&").Id("crew").Values(field("shards", jen.Make(jen.Chan().Id("shard"), id("count").Op("-").Lit(1)))),
-			jen.For(id("i").Op(":=").Lit(1), id("i").Op("<").Id("count"), id("i").Op("++")).Block(
-				jen.Go().Id("f").Dot("crew").Dot("serve").Call(),
-			),
-			jen.Comment("Return once every helper is idle: the first call then finds them so."),
-			jen.For(id("f").Dot("crew").Dot("idle").Dot("Load").Call().Op("<").Int32().Call(id("count").Op("-").Lit(1))).Block(
-				jen.Qual("runtime", "Gosched").Call(),
-			),
+			jen.Comment("NewCrew returns once every helper waits for work: the first call finds them so."),
+			id("f").Dot("crew").Op("=").Add(rt("NewCrew")).Types(id("shard")).Call(id("count").Op("-").Lit(1)),
 			jen.Comment("The cleanup holds the crew only, never the Frozen, so that it can run."),
-			id("f").Dot("stop").Op("=").Qual("runtime", "AddCleanup").Call(id("f"), id("closeCrew"), id("f").Dot("crew")),
+			id("f").Dot("stop").Op("=").Qual("runtime", "AddCleanup").Call(id("f"), jen.Parens(jen.Op("*").Add(rt("Crew")).Types(id("shard"))).Dot("Close"), id("f").Dot("crew")),
 		),
 	)
 	f.Comment(wrapDoc("Workers returns the number of goroutines Forward splits a batch across (see SetWorkers)."))
 	f.Add(frecv()).Id("Workers").Params().Int().Block(jen.Return(id("f").Dot("workers")))
-	p.crewCode(f)
+	p.shardRun(f)
 
 	// forward.
 	var run jen.Code
@@ -242,91 +236,22 @@ func (p *plan) frozenFile(f *jen.File) {
 		jen.For(id("i").Op(":=").Lit(1), id("i").Op("<").Id("used"), id("i").Op("++")).Block(
 			id("s").Op(":=").Id("shard").Values(field("f", id("f")), field("x", id("x")), field("logits", id("logits")), field("lo", id("bound").Call(id("i"))), field("hi", id("bound").Call(id("i").Op("+").Lit(1))), field("done", jen.Op("&").Id("w").Dot("shards"))),
 			id("w").Dot("shards").Dot("Add").Call(jen.Lit(1)),
-			jen.If(jen.Op("!").Id("f").Dot("crew").Dot("post").Call(id("s"))).Block(
+			jen.If(jen.Op("!").Id("f").Dot("crew").Dot("Post").Call(id("s"))).Block(
 				jen.Comment("Every helper is busy with other calls: run the shard here."),
-				id("s").Dot("run").Call(),
+				id("s").Dot("Run").Call(),
 			),
 		),
 		id("f").Dot("forwardRange").Call(id("w"), id("x"), id("logits"), jen.Lit(0), id("bound").Call(jen.Lit(1))),
-		jen.If(id("used").Op(">").Lit(1)).Block(id("f").Dot("crew").Dot("reclaim").Call()),
+		jen.If(id("used").Op(">").Lit(1)).Block(id("f").Dot("crew").Dot("Reclaim").Call()),
 		id("w").Dot("shards").Dot("Wait").Call(),
 		id("f").Dot("giveBack").Call(id("w")),
 	)
 }
 
-// helperSpin is how long, in microseconds, an idle helper of a Frozen
-// polls its crew's queue before it blocks on it (see crewCode).
-const helperSpin = 50
-
-// crewCode emits the crew type, which holds a Frozen's helper goroutines,
-// and its methods, and shard.run.
-//
-// The helpers take shards from a queue, a channel buffered for one shard
-// per helper, which a call posts to without waiting and, once its own
-// share is done, drains itself (crew.reclaim): a call never waits for a
-// shard that no helper has started, whether the helpers are busy with
-// other calls or not. An idle helper polls the queue for helperSpin after
-// its last shard before it blocks: a split one-sample forward (split.go)
-// is a few hundred microseconds of stages of a few microseconds each, and
-// waking a blocked goroutine would take longer than several stages, so
-// calls that follow one another closely find their helpers polling.
-func (p *plan) crewCode(f *jen.File) {
+// shardRun emits shard.Run, which the Frozen's crew (runtime.Crew: its
+// helpers, or a call that reclaims the shards no helper has taken) runs.
+func (p *plan) shardRun(f *jen.File) {
 	id := jen.Id
-	crecv := func() *jen.Statement { return jen.Func().Params(id("c").Op("*").Id("crew")) }
-	f.Comment(wrapDoc("crew is the helper goroutines of a Frozen with several workers: the queue of shards that they take (buffered for one shard per helper), and the number of them that are idle, waiting in next."))
-	f.Type().Id("crew").Struct(
-		id("shards").Chan().Id("shard"),
-		id("idle").Qual("sync/atomic", "Int32"),
-	)
-	f.Comment(wrapDoc(fmt.Sprintf("helperSpin is how long an idle helper polls the queue before it blocks on it: waking a blocked goroutine takes longer than the stages of a split one-sample forward, and calls that follow one another within %d µs find their helpers polling.", helperSpin)))
-	f.Const().Id("helperSpin").Op("=").Lit(helperSpin).Op("*").Qual("time", "Microsecond")
-	f.Comment(wrapDoc("closeCrew ends the helpers of c."))
-	f.Func().Id("closeCrew").Params(id("c").Op("*").Id("crew")).Block(jen.Close(id("c").Dot("shards")))
-	f.Comment(wrapDoc("serve runs the shards it takes from c's queue until the queue is closed. A shard's Frozen is referenced only while the shard runs, so an idle helper does not keep its Frozen alive."))
-	f.Add(crecv()).Id("serve").Params().Block(
-		jen.For().Block(
-			jen.List(id("s"), id("ok")).Op(":=").Id("c").Dot("next").Call(),
-			jen.If(jen.Op("!").Id("ok")).Block(jen.Return()),
-			id("s").Dot("run").Call(),
-		),
-	)
-	f.Comment(wrapDoc("next returns the next shard of c's queue, or false once the queue is closed, counting the helper idle meanwhile: it polls the queue for helperSpin, yielding to other goroutines now and then, and then blocks on it."))
-	f.Add(crecv()).Id("next").Params().Params(id("shard"), jen.Bool()).Block(
-		id("c").Dot("idle").Dot("Add").Call(jen.Lit(1)),
-		jen.Defer().Id("c").Dot("idle").Dot("Add").Call(jen.Lit(-1)),
-		id("deadline").Op(":=").Qual("time", "Now").Call().Dot("Add").Call(id("helperSpin")),
-		jen.For(id("i").Op(":=").Lit(1), jen.Empty(), id("i").Op("++")).Block(
-			jen.Select().Block(
-				jen.Case(jen.List(id("s"), id("ok")).Op(":=").Op("<-").Id("c").Dot("shards")).Block(jen.Return(id("s"), id("ok"))),
-				jen.Default(),
-			),
-			jen.If(id("i").Op("%").Lit(64).Op("==").Lit(0)).Block(
-				jen.If(jen.Qual("time", "Now").Call().Dot("After").Call(id("deadline"))).Block(jen.Break()),
-				jen.Qual("runtime", "Gosched").Call(),
-			),
-		),
-		jen.List(id("s"), id("ok")).Op(":=").Op("<-").Id("c").Dot("shards"),
-		jen.Return(id("s"), id("ok")),
-	)
-	f.Comment(wrapDoc("post queues s for a helper and reports whether it could: the queue is full when the helpers are busy with other calls' shards."))
-	f.Add(crecv()).Id("post").Params(id("s").Id("shard")).Bool().Block(
-		jen.Select().Block(
-			jen.Case(id("c").Dot("shards").Op("<-").Id("s")).Block(jen.Return(jen.True())),
-			jen.Default().Block(jen.Return(jen.False())),
-		),
-	)
-	f.Comment(wrapDoc("reclaim runs the shards left in c's queue on the caller's goroutine (its call's, or another's), so that the call never waits for a shard that no helper has taken."))
-	f.Add(crecv()).Id("reclaim").Params().Block(
-		jen.For().Block(
-			jen.Select().Block(
-				jen.Case(jen.List(id("s"), id("ok")).Op(":=").Op("<-").Id("c").Dot("shards")).Block(
-					jen.If(jen.Op("!").Id("ok")).Block(jen.Return()),
-					id("s").Dot("run").Call(),
-				),
-				jen.Default().Block(jen.Return()),
-			),
-		),
-	)
 	run := []jen.Code{
 		id("w").Op(":=").Id("s").Dot("f").Dot("borrow").Call(),
 		id("s").Dot("f").Dot("forwardRange").Call(id("w"), id("s").Dot("x"), id("s").Dot("logits"), id("s").Dot("lo"), id("s").Dot("hi")),
@@ -338,6 +263,6 @@ func (p *plan) crewCode(f *jen.File) {
 		).Else().Block(run...)}
 	}
 	run = append(run, id("s").Dot("done").Dot("Done").Call())
-	f.Comment(wrapDoc("run runs shard s, on a helper or on the caller's goroutine, and marks it done."))
-	f.Func().Params(id("s").Id("shard")).Id("run").Params().Block(run...)
+	f.Comment(wrapDoc("Run runs shard s, on a helper or on the caller's goroutine, and marks it done (runtime.Shard)."))
+	f.Func().Params(id("s").Id("shard")).Id("Run").Params().Block(run...)
 }

@@ -41,7 +41,7 @@ import (
 // which the first goroutine to get there runs while the others wait at
 // the barrier.
 //
-// The helpers are the Frozen's crew (crewCode), which polls for shards
+// The helpers are the Frozen's crew (runtime.Crew), which polls for shards
 // for a moment after each: the stages take microseconds, and waking a
 // blocked helper for each call would take longer than several of them.
 
@@ -489,7 +489,7 @@ func (p *plan) splitMethods(f *jen.File) {
 
 	f.Comment(wrapDoc("forwardOne runs the sample in w's input tile through the network with the help of the idle helpers, up to Workers()−1 of them: the caller and the helpers claim the parts of each stage (oneParts) one at a time, and wait for the stage's last part before they start on the next one. It reports false, having run nothing, when no helper is idle."))
 	f.Add(frecv()).Id("forwardOne").Params(id("w").Op("*").Id("worker"), id("vec").Bool()).Bool().Block(
-		id("idle").Op(":=").Min(jen.Int().Call(id("f").Dot("crew").Dot("idle").Dot("Load").Call()), id("f").Dot("workers").Op("-").Lit(1)),
+		id("idle").Op(":=").Min(id("f").Dot("crew").Dot("Idle").Call(), id("f").Dot("workers").Op("-").Lit(1)),
 		jen.If(id("idle").Op("==").Lit(0)).Block(jen.Return(jen.False())),
 		id("sp").Op(":=").Op("&").Id("w").Dot("split"),
 		jen.For(id("i").Op(":=").Range().Id("sp").Dot("claimed")).Block(
@@ -500,7 +500,7 @@ func (p *plan) splitMethods(f *jen.File) {
 		id("posted").Op(":=").Lit(0),
 		jen.For(jen.Range().Id("idle")).Block(
 			id("w").Dot("shards").Dot("Add").Call(jen.Lit(1)),
-			jen.If(jen.Op("!").Id("f").Dot("crew").Dot("post").Call(id("s"))).Block(
+			jen.If(jen.Op("!").Id("f").Dot("crew").Dot("Post").Call(id("s"))).Block(
 				id("w").Dot("shards").Dot("Done").Call(),
 				jen.Break(),
 			),
@@ -509,7 +509,7 @@ func (p *plan) splitMethods(f *jen.File) {
 		jen.If(id("posted").Op("==").Lit(0)).Block(jen.Return(jen.False())),
 		id("f").Dot("runParts").Call(id("w"), id("vec"), jen.False()),
 		jen.Comment("A shard that no helper took finds every part done."),
-		id("f").Dot("crew").Dot("reclaim").Call(),
+		id("f").Dot("crew").Dot("Reclaim").Call(),
 		id("w").Dot("shards").Dot("Wait").Call(),
 		jen.Return(jen.True()),
 	)

@@ -4,10 +4,9 @@ package digits64
 
 import (
 	"fmt"
+	runtime "github.com/cnngen/cnngen/runtime"
 	goruntime "runtime"
 	"sync"
-	"sync/atomic"
-	"time"
 )
 
 // packed holds the dense layers' weights in the padded layout of the packed
@@ -46,7 +45,7 @@ type Frozen struct {
 	// workers is the number of goroutines Forward splits a batch across: the
 	// caller's and the workers−1 helpers of crew (nil with one worker).
 	workers int
-	crew    *crew
+	crew    *runtime.Crew[shard]
 	// stop closes the crew's queue once the Frozen is unreachable, which ends the
 	// helpers.
 	stop goruntime.Cleanup
@@ -92,20 +91,14 @@ func (f *Frozen) SetWorkers(count int) {
 	}
 	f.stop.Stop()
 	if f.crew != nil {
-		close(f.crew.shards)
+		f.crew.Close()
 	}
 	f.workers, f.crew = count, nil
 	if count > 1 {
-		f.crew = &crew{shards: make(chan shard, count-1)}
-		for i := 1; i < count; i++ {
-			go f.crew.serve()
-		}
-		// Return once every helper is idle: the first call then finds them so.
-		for f.crew.idle.Load() < int32(count-1) {
-			goruntime.Gosched()
-		}
+		// NewCrew returns once every helper waits for work: the first call finds them so.
+		f.crew = runtime.NewCrew[shard](count - 1)
 		// The cleanup holds the crew only, never the Frozen, so that it can run.
-		f.stop = goruntime.AddCleanup(f, closeCrew, f.crew)
+		f.stop = goruntime.AddCleanup(f, (*runtime.Crew[shard]).Close, f.crew)
 	}
 }
 
@@ -115,93 +108,9 @@ func (f *Frozen) Workers() int {
 	return f.workers
 }
 
-// crew is the helper goroutines of a Frozen with several workers: the queue of
-// shards that they take (buffered for one shard per helper), and the number of
-// them that are idle, waiting in next.
-type crew struct {
-	shards chan shard
-	idle   atomic.Int32
-}
-
-// helperSpin is how long an idle helper polls the queue before it blocks on
-// it: waking a blocked goroutine takes longer than the stages of a split
-// one-sample forward, and calls that follow one another within 50 µs find
-// their helpers polling.
-const helperSpin = 50 * time.Microsecond
-
-// closeCrew ends the helpers of c.
-func closeCrew(c *crew) {
-	close(c.shards)
-}
-
-// serve runs the shards it takes from c's queue until the queue is closed. A
-// shard's Frozen is referenced only while the shard runs, so an idle helper
-// does not keep its Frozen alive.
-func (c *crew) serve() {
-	for {
-		s, ok := c.next()
-		if !ok {
-			return
-		}
-		s.run()
-	}
-}
-
-// next returns the next shard of c's queue, or false once the queue is closed,
-// counting the helper idle meanwhile: it polls the queue for helperSpin,
-// yielding to other goroutines now and then, and then blocks on it.
-func (c *crew) next() (shard, bool) {
-	c.idle.Add(1)
-	defer c.idle.Add(-1)
-	deadline := time.Now().Add(helperSpin)
-	for i := 1; ; i++ {
-		select {
-		case s, ok := <-c.shards:
-			return s, ok
-		default:
-		}
-		if i%64 == 0 {
-			if time.Now().After(deadline) {
-				break
-			}
-			goruntime.Gosched()
-		}
-	}
-	s, ok := <-c.shards
-	return s, ok
-}
-
-// post queues s for a helper and reports whether it could: the queue is full
-// when the helpers are busy with other calls' shards.
-func (c *crew) post(s shard) bool {
-	select {
-	case c.shards <- s:
-		return true
-	default:
-		return false
-	}
-}
-
-// reclaim runs the shards left in c's queue on the caller's goroutine (its
-// call's, or another's), so that the call never waits for a shard that no
-// helper has taken.
-func (c *crew) reclaim() {
-	for {
-		select {
-		case s, ok := <-c.shards:
-			if !ok {
-				return
-			}
-			s.run()
-		default:
-			return
-		}
-	}
-}
-
-// run runs shard s, on a helper or on the caller's goroutine, and marks it
-// done.
-func (s shard) run() {
+// Run runs shard s, on a helper or on the caller's goroutine, and marks it
+// done (runtime.Shard).
+func (s shard) Run() {
 	w := s.f.borrow()
 	s.f.forwardRange(w, s.x, s.logits, s.lo, s.hi)
 	s.f.giveBack(w)
@@ -289,14 +198,14 @@ func (f *Frozen) Forward(x, logits []float32) {
 	for i := 1; i < used; i++ {
 		s := shard{f: f, x: x, logits: logits, lo: bound(i), hi: bound(i + 1), done: &w.shards}
 		w.shards.Add(1)
-		if !f.crew.post(s) {
+		if !f.crew.Post(s) {
 			// Every helper is busy with other calls: run the shard here.
-			s.run()
+			s.Run()
 		}
 	}
 	f.forwardRange(w, x, logits, 0, bound(1))
 	if used > 1 {
-		f.crew.reclaim()
+		f.crew.Reclaim()
 	}
 	w.shards.Wait()
 	f.giveBack(w)
